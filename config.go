@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailsink/smtpd"
+)
+
+// config is everything the command line and MAILSINK_* environment say.
+type config struct {
+	SMTPAddr        string
+	SMTPSAddr       string
+	HTTPAddr        string
+	DBPath          string
+	Hostname        string
+	MaxMessageSize  byteSize
+	MaxRecipients   int
+	MaxConnections  int
+	CommandTimeout  time.Duration
+	DataTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	StartTLS        bool
+	TLSCert         string
+	TLSKey          string
+	SMTPAuth        string // as given; parsed into AuthMode/Users
+	AuthMode        smtpd.AuthMode
+	Users           map[string]string
+	MaxMessages     int
+	MaxAge          duration
+	LogLevel        slog.Level
+	LogFormat       string
+}
+
+// envName is the environment twin of a flag: --max-age → MAILSINK_MAX_AGE.
+func envName(flagName string) string {
+	return "MAILSINK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet defines every flag of the server command on cfg, with defaults.
+// The set is built per call so that tests can parse in parallel.
+func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
+	fs := flag.NewFlagSet("mailsink", flag.ContinueOnError)
+	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "0.0.0.0:1025", "SMTP listen address")
+	fs.StringVar(&cfg.SMTPSAddr, "smtps-addr", "", "implicit-TLS SMTP (SMTPS) listen address; empty = off")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "0.0.0.0:8025", "HTTP (API and web UI) listen address")
+	fs.StringVar(&cfg.DBPath, "db", "mailsink.db", "SQLite database file; :memory: keeps nothing on disk")
+	fs.StringVar(&cfg.Hostname, "hostname", hostname, "host name used in the SMTP greeting, Received headers and the self-signed certificate")
+	cfg.MaxMessageSize = 25 << 20
+	fs.Var(&cfg.MaxMessageSize, "max-message-size", "largest accepted message (bytes, or with KiB/MiB/GiB, KB/MB/GB suffix), advertised in SIZE; 0 = unlimited")
+	fs.IntVar(&cfg.MaxRecipients, "max-recipients", 100, "most RCPT TO per message (RFC 5321 asks for at least 100); 0 = unlimited")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", 1000, "most concurrent SMTP connections; beyond it clients get 421 4.7.0; 0 = unlimited")
+	fs.DurationVar(&cfg.CommandTimeout, "smtp-timeout", 5*time.Minute, "how long an SMTP session may stay idle waiting for a command")
+	fs.DurationVar(&cfg.DataTimeout, "smtp-data-timeout", 10*time.Minute, "how long an SMTP client may stall while sending message data")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long transfers in flight may take to finish")
+	fs.BoolVar(&cfg.StartTLS, "smtp-starttls", true, "offer STARTTLS; turn off for clients that insist on verifying the certificate (Go's net/smtp.SendMail, nodemailer defaults) when you have no trusted --tls-cert")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS/SMTPS; empty = a self-signed one for --hostname, made at start")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key matching --tls-cert")
+	fs.StringVar(&cfg.SMTPAuth, "smtp-auth", "any", "SMTP AUTH policy: any (offered, any credentials, optional), none (not offered), require (any credentials, required), users=FILE (only FILE's user:password lines, required)")
+	fs.IntVar(&cfg.MaxMessages, "max-messages", 0, "keep at most this many messages, pruning the oldest; 0 = unlimited")
+	fs.Var(&cfg.MaxAge, "max-age", "prune messages older than this (Go duration, or Nd for days); 0 = keep forever")
+	fs.Func("log-level", "log level: debug, info, warn or error (default info)", func(s string) error {
+		return cfg.LogLevel.UnmarshalText([]byte(s))
+	})
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	return fs
+}
+
+// parseConfig reads args, then fills every flag not given on the command
+// line from its MAILSINK_* twin: flag > env > default.
+func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) (*config, error) {
+	hostname, err := os.Hostname()
+	if err != nil || hostname == "" {
+		hostname = "localhost"
+	}
+	cfg := &config{}
+	fs := newFlagSet(cfg, hostname)
+	fs.SetOutput(usageOut)
+	fs.Usage = func() { printUsage(usageOut, fs) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (cfg *config) validate() error {
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
+	}
+	if cfg.MaxRecipients < 0 || cfg.MaxConnections < 0 || cfg.MaxMessages < 0 {
+		return errors.New("--max-recipients, --max-connections and --max-messages must not be negative")
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.Hostname == "" {
+		return errors.New("--hostname: must not be empty")
+	}
+	mode, users, err := parseAuth(cfg.SMTPAuth)
+	if err != nil {
+		return fmt.Errorf("--smtp-auth: %w", err)
+	}
+	cfg.AuthMode, cfg.Users = mode, users
+	return nil
+}
+
+// parseAuth turns the --smtp-auth value into a policy; users=FILE reads
+// FILE now so that a bad file fails the start, not the first login.
+func parseAuth(v string) (smtpd.AuthMode, map[string]string, error) {
+	switch {
+	case v == "any" || v == "":
+		return smtpd.AuthAny, nil, nil
+	case v == "none":
+		return smtpd.AuthNone, nil, nil
+	case v == "require":
+		return smtpd.AuthRequire, nil, nil
+	case strings.HasPrefix(v, "users="):
+		path := strings.TrimPrefix(v, "users=")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return 0, nil, err
+		}
+		users, err := parseUsers(data)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return smtpd.AuthUsers, users, nil
+	}
+	return 0, nil, fmt.Errorf("%q is not any, none, require or users=FILE", v)
+}
+
+// parseUsers reads "user:password" lines; blank lines and # comments are
+// skipped. Passwords are kept in clear because CRAM-MD5 needs them.
+func parseUsers(data []byte) (map[string]string, error) {
+	users := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, pass, ok := strings.Cut(line, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("line %d: want user:password", n)
+		}
+		users[user] = pass
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, errors.New("no users")
+	}
+	return users, nil
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `mailsink: a development mail catcher. It accepts every message over SMTP,
+relays nothing, stores everything in SQLite and serves it over HTTP.
+
+Usage:
+  mailsink [flags]                 run the server
+  mailsink version                 print the version
+  mailsink healthcheck [--url U]   exit 0 when the server answers /readyz, else 1
+
+Every flag can also be set by its environment variable (the flag wins):
+
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", f.Name, envName(f.Name), def, f.Usage)
+	})
+}
+
+// byteSize is a flag value in bytes that accepts unit suffixes.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a size like 26214400 or 25MiB", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+// duration is a time.Duration flag that also takes whole days ("7d").
+type duration time.Duration
+
+func (d *duration) String() string { return time.Duration(*d).String() }
+
+func (d *duration) Set(s string) error {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a number of days", s)
+		}
+		*d = duration(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a duration like 90m, 24h or 7d", s)
+	}
+	*d = duration(v)
+	return nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailsink/smtpd"
+)
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("# test users\nalice:secret\n\nbob:pa:ss\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("# nobody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(*config) bool
+		wantErr string // substring; "" = no error
+	}{
+		{name: "defaults", check: func(c *config) bool {
+			return c.SMTPAddr == "0.0.0.0:1025" && c.HTTPAddr == "0.0.0.0:8025" && c.DBPath == "mailsink.db" &&
+				c.MaxMessageSize == 25<<20 && c.MaxRecipients == 100 && c.SMTPSAddr == "" && c.AuthMode == smtpd.AuthAny &&
+				c.StartTLS && c.MaxMessages == 0 && c.MaxAge == 0 && c.LogFormat == "text" && c.Hostname != ""
+		}},
+		{name: "env fills what flags leave", env: map[string]string{"MAILSINK_SMTP_ADDR": "127.0.0.1:2525", "MAILSINK_DB": ":memory:", "MAILSINK_MAX_AGE": "7d"},
+			check: func(c *config) bool {
+				return c.SMTPAddr == "127.0.0.1:2525" && c.DBPath == ":memory:" && time.Duration(c.MaxAge) == 7*24*time.Hour
+			}},
+		{name: "flag beats env", args: []string{"--smtp-addr=127.0.0.1:3000"}, env: map[string]string{"MAILSINK_SMTP_ADDR": "127.0.0.1:2525"},
+			check: func(c *config) bool { return c.SMTPAddr == "127.0.0.1:3000" }},
+		{name: "size units", args: []string{"--max-message-size=10MiB"}, check: func(c *config) bool { return c.MaxMessageSize == 10<<20 }},
+		{name: "size plain", env: map[string]string{"MAILSINK_MAX_MESSAGE_SIZE": "1000"}, check: func(c *config) bool { return c.MaxMessageSize == 1000 }},
+		{name: "auth none", args: []string{"--smtp-auth=none"}, check: func(c *config) bool { return c.AuthMode == smtpd.AuthNone }},
+		{name: "auth require", args: []string{"--smtp-auth", "require"}, check: func(c *config) bool { return c.AuthMode == smtpd.AuthRequire }},
+		{name: "auth users file", args: []string{"--smtp-auth=users=" + users}, check: func(c *config) bool {
+			return c.AuthMode == smtpd.AuthUsers && c.Users["alice"] == "secret" && c.Users["bob"] == "pa:ss" && len(c.Users) == 2
+		}},
+		{name: "log json debug", args: []string{"--log-format=json", "--log-level=debug"}, check: func(c *config) bool { return c.LogFormat == "json" && c.LogLevel.String() == "DEBUG" }},
+		{name: "bad size names flag", args: []string{"--max-message-size=huge"}, wantErr: "max-message-size"},
+		{name: "bad env names variable", env: map[string]string{"MAILSINK_MAX_RECIPIENTS": "many"}, wantErr: "MAILSINK_MAX_RECIPIENTS"},
+		{name: "bad auth", args: []string{"--smtp-auth=sometimes"}, wantErr: "--smtp-auth"},
+		{name: "users file missing", args: []string{"--smtp-auth=users=/nonexistent/users"}, wantErr: "--smtp-auth"},
+		{name: "users file empty", args: []string{"--smtp-auth=users=" + empty}, wantErr: "no users"},
+		{name: "bad log format", args: []string{"--log-format=xml"}, wantErr: "--log-format"},
+		{name: "cert without key", args: []string{"--tls-cert=x.pem"}, wantErr: "--tls-key"},
+		{name: "bad max age", args: []string{"--max-age=soon"}, wantErr: "max-age"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("config = %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestProbeAddr(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"0.0.0.0:8025":   "127.0.0.1:8025",
+		":8025":          "127.0.0.1:8025",
+		"[::]:8025":      "[::1]:8025",
+		"10.1.2.3:80":    "10.1.2.3:80",
+		"localhost:8025": "localhost:8025",
+	} {
+		if got := probeAddr(in); got != want {
+			t.Errorf("probeAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,341 @@
+// Command mailsink is a development mail catcher: an SMTP server that
+// accepts every message, relays nothing, keeps everything in SQLite and
+// shows it over a Mailpit-compatible HTTP API and a browser UI.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"mailsink/smtpd"
+	"mailsink/store"
+	"mailsink/webui"
+)
+
+//go:embed assets
+var assetsFS embed.FS
+
+// version is set at link time (-ldflags "-X main.version=…"); when empty the
+// module's build information is used.
+var version string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(dispatch(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// dispatch runs a subcommand or the server and returns the exit code.
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintln(stdout, "mailsink", buildVersion())
+			return 0
+		case "healthcheck":
+			return healthcheck(ctx, args[1:], getenv, stderr)
+		}
+	}
+	err := run(ctx, args, getenv, stderr, nil)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "mailsink:", err)
+		return 1
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			if dirty {
+				rev += "-dirty"
+			}
+			return "dev-" + rev
+		}
+	}
+	return "dev"
+}
+
+// readyFunc receives the bound addresses once every listener is up.
+type readyFunc func(smtpAddr, httpAddr, smtpsAddr string)
+
+// run starts the servers and blocks until ctx is done or a server fails,
+// then shuts down gracefully: stop accepting, let transfers in flight
+// finish within --shutdown-timeout, close the database.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready readyFunc) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	started := time.Now()
+
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, cfg.DBPath, store.Options{
+		Log:         log.With("component", "store"),
+		MaxMessages: cfg.MaxMessages,
+		MaxAge:      time.Duration(cfg.MaxAge),
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", cfg.DBPath, err)
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	// Bind synchronously so that a busy port fails the start with a clear error.
+	lns, err := listenAll(cfg)
+	if err != nil {
+		return err
+	}
+
+	smtpCfg := smtpd.Config{
+		Hostname:       cfg.Hostname,
+		MaxMessageSize: int64(cfg.MaxMessageSize),
+		MaxRecipients:  cfg.MaxRecipients,
+		MaxConnections: cfg.MaxConnections,
+		CommandTimeout: cfg.CommandTimeout,
+		DataTimeout:    cfg.DataTimeout,
+		TLS:            tlsCfg,
+		Auth:           cfg.AuthMode,
+		Users:          cfg.Users,
+	}
+	smtpLog := log.With("component", "smtpd")
+	smtpSrv := smtpd.New(smtpCfg, deliverTo(db), smtpLog)
+	smtpsSrv := smtpSrv
+	if !cfg.StartTLS {
+		// STARTTLS is offered whenever the server has a TLS config, so the
+		// plain listener gets a server without one; SMTPS keeps its own.
+		plainCfg := smtpCfg
+		plainCfg.TLS = nil
+		smtpSrv = smtpd.New(plainCfg, deliverTo(db), smtpLog)
+	}
+
+	ui, err := fs.Sub(assetsFS, "assets")
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler: webui.New(webui.Config{
+			Version:  buildVersion(),
+			Database: cfg.DBPath,
+			Started:  started,
+		}, db, ui, log.With("component", "webui")),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	serve := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, smtpd.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	serve(func() error { return smtpSrv.Serve(lns.smtp) })
+	serve(func() error { return httpSrv.Serve(lns.http) })
+	if lns.smtps != nil {
+		serve(func() error { return smtpsSrv.ServeTLS(lns.smtps) })
+	}
+	log.Info("listening", "smtp", lns.smtp.Addr().String(), "http", lns.http.Addr().String(),
+		"smtps", lns.smtpsAddr(), "db", cfg.DBPath, "version", buildVersion(), "startup", time.Since(started).String())
+	if ready != nil {
+		ready(lns.smtp.Addr().String(), lns.http.Addr().String(), lns.smtpsAddr())
+	}
+
+	select {
+	case err = <-errc:
+		log.Error("server failed", "err", err)
+	case <-ctx.Done():
+		log.Info("shutting down", "deadline", cfg.ShutdownTimeout.String())
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	var smtpErr, smtpsErr, httpErr error
+	var sw sync.WaitGroup
+	sw.Add(2)
+	go func() { defer sw.Done(); smtpErr = smtpSrv.Shutdown(sctx) }()
+	go func() { defer sw.Done(); httpErr = httpSrv.Shutdown(sctx) }()
+	if smtpsSrv != smtpSrv {
+		sw.Add(1)
+		go func() { defer sw.Done(); smtpsErr = smtpsSrv.Shutdown(sctx) }()
+	}
+	sw.Wait()
+	wg.Wait()
+	if err := errors.Join(smtpErr, smtpsErr); err != nil {
+		smtpErr = fmt.Errorf("smtp shutdown: %w", err)
+	}
+	if httpErr != nil {
+		httpErr = fmt.Errorf("http shutdown: %w", httpErr)
+	}
+	err = errors.Join(err, smtpErr, httpErr)
+	if err == nil {
+		log.Info("stopped")
+	}
+	return err
+}
+
+// deliverTo adapts the store to smtpd's Backend: the one place that knows both.
+func deliverTo(db *store.DB) smtpd.Backend {
+	return smtpd.BackendFunc(func(ctx context.Context, env *smtpd.Envelope, r io.Reader) error {
+		raw, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("read message: %w", err)
+		}
+		_, err = db.Insert(ctx, env.ID, storeEnvelope(env), raw)
+		return err
+	})
+}
+
+func storeEnvelope(env *smtpd.Envelope) store.Envelope {
+	se := store.Envelope{
+		Helo:       env.Helo,
+		ESMTP:      env.ESMTP,
+		AuthUser:   env.AuthUser,
+		MailFrom:   env.From,
+		MailParams: storeParams(env.FromParams),
+		Rcpts:      make([]store.Recipient, 0, len(env.Rcpts)),
+		Protocol:   env.Protocol,
+		Body:       env.Body,
+		SMTPUTF8:   env.SMTPUTF8,
+		Chunked:    env.Chunked,
+		Transcript: make([]store.TranscriptLine, 0, len(env.Transcript)),
+		ReceivedAt: env.Received,
+		Source:     "smtp",
+	}
+	if env.RemoteAddr != nil {
+		se.RemoteAddr = env.RemoteAddr.String()
+	}
+	if env.LocalAddr != nil {
+		se.LocalAddr = env.LocalAddr.String()
+	}
+	if env.TLS != nil {
+		se.TLSVersion, se.TLSCipher, se.TLSServer = env.TLS.Version, env.TLS.CipherSuite, env.TLS.ServerName
+	}
+	for _, r := range env.Rcpts {
+		se.Rcpts = append(se.Rcpts, store.Recipient{Address: r.Address, Params: storeParams(r.Params)})
+	}
+	for _, l := range env.Transcript {
+		se.Transcript = append(se.Transcript, store.TranscriptLine{Time: l.Time, Dir: l.Dir, Text: l.Text})
+	}
+	return se
+}
+
+func storeParams(ps []smtpd.Param) []store.Param {
+	out := make([]store.Param, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, store.Param{Key: p.Key, Value: p.Value})
+	}
+	return out
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadTLS returns the certificate for STARTTLS and SMTPS: the configured
+// one, or a self-signed one for --hostname so that STARTTLS always works.
+func loadTLS(cfg *config) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	if cfg.TLSCert != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+	} else {
+		cert, err = smtpd.SelfSignedCert(cfg.Hostname)
+		if err != nil {
+			return nil, fmt.Errorf("self-signed certificate: %w", err)
+		}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}, nil
+}
+
+type listeners struct {
+	smtp, http, smtps net.Listener
+}
+
+func (l *listeners) smtpsAddr() string {
+	if l.smtps == nil {
+		return ""
+	}
+	return l.smtps.Addr().String()
+}
+
+func listenAll(cfg *config) (*listeners, error) {
+	var lns listeners
+	var err error
+	closeAll := func() {
+		for _, l := range []net.Listener{lns.smtp, lns.http, lns.smtps} {
+			if l != nil {
+				l.Close() // error irrelevant: we are failing the start anyway
+			}
+		}
+	}
+	if lns.smtp, err = net.Listen("tcp", cfg.SMTPAddr); err != nil {
+		return nil, fmt.Errorf("--smtp-addr: %w", err)
+	}
+	if lns.http, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("--http-addr: %w", err)
+	}
+	if cfg.SMTPSAddr != "" {
+		if lns.smtps, err = net.Listen("tcp", cfg.SMTPSAddr); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--smtps-addr: %w", err)
+		}
+	}
+	return &lns, nil
+}

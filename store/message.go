@@ -1,0 +1,648 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Address is a mailbox with an optional display name.
+type Address struct {
+	Name    string `json:"Name"`
+	Address string `json:"Address"`
+}
+
+// Param is one ESMTP parameter (MAIL or RCPT), keyword upper-cased.
+type Param struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// Recipient is one RCPT TO of the envelope.
+type Recipient struct {
+	Address string  `json:"Address"`
+	Params  []Param `json:"Params"`
+}
+
+// TranscriptLine is one line of the SMTP session; Dir is "C", "S" or "*".
+type TranscriptLine struct {
+	Time time.Time `json:"Time"`
+	Dir  string    `json:"Dir"`
+	Text string    `json:"Text"`
+}
+
+// Envelope is the SMTP side of a message: who connected, what they said
+// outside the content. It is stored with the message as given.
+type Envelope struct {
+	RemoteAddr string           `json:"RemoteAddr"`
+	LocalAddr  string           `json:"LocalAddr"`
+	Helo       string           `json:"Helo"`
+	ESMTP      bool             `json:"ESMTP"`
+	TLSVersion string           `json:"TLSVersion"` // "" without TLS
+	TLSCipher  string           `json:"TLSCipher"`
+	TLSServer  string           `json:"TLSServerName"`
+	AuthUser   string           `json:"AuthUser"`
+	MailFrom   string           `json:"MailFrom"` // "" for the null reverse-path
+	MailParams []Param          `json:"MailParams"`
+	Rcpts      []Recipient      `json:"Rcpts"`
+	Protocol   string           `json:"Protocol"` // ESMTP, ESMTPSA, …
+	Body       string           `json:"Body"`     // 7BIT, 8BITMIME, BINARYMIME
+	SMTPUTF8   bool             `json:"SMTPUTF8"`
+	Chunked    bool             `json:"Chunked"`
+	Transcript []TranscriptLine `json:"Transcript"`
+	ReceivedAt time.Time        `json:"ReceivedAt"` // end of DATA; zero means "now" at insert
+	Source     string           `json:"Source"`     // "smtp" or "api"; "" means smtp
+}
+
+// Header is one header field in message order; Value is raw (unfolded
+// continuation lines kept, RFC 2047 words not decoded).
+type Header struct {
+	Name  string `json:"Name"`
+	Value string `json:"Value"`
+}
+
+// Finding is a problem noticed in a message: an enmime parse error or
+// warning, or one of our own checks (long lines, bare LF, …). Malformed
+// mail is stored anyway; findings say what was wrong with it.
+type Finding struct {
+	Code   string `json:"Code"`   // stable machine name, e.g. "line-too-long", "bare-lf", "enmime"
+	Severe bool   `json:"Severe"` // enmime error (vs. warning / observation)
+	Text   string `json:"Text"`
+}
+
+// Part is one node of the MIME tree. ID is its path in enmime's scheme:
+// the root is always "0", children of a multipart root "1", "2", …, a
+// nested multipart part "2.0" with children "2.1", "2.2", … (see the
+// package doc). Size is the decoded size in bytes.
+type Part struct {
+	ID          string `json:"PartID"`
+	ContentType string `json:"ContentType"`
+	Charset     string `json:"Charset"`
+	Encoding    string `json:"Encoding"`    // Content-Transfer-Encoding as sent
+	Disposition string `json:"Disposition"` // "", "inline" or "attachment"
+	FileName    string `json:"FileName"`    // decoded (RFC 2047 / 2231)
+	ContentID   string `json:"ContentID"`   // without <>
+	Size        int64  `json:"Size"`
+	Children    []Part `json:"Children"` // never nil
+}
+
+// Summary is the list view of a message.
+type Summary struct {
+	ID          string    `json:"ID"`
+	Seq         int64     `json:"Seq"` // monotonic insertion order; a cursor
+	MessageID   string    `json:"MessageID"`
+	From        *Address  `json:"From"` // nil when the header is absent
+	To          []Address `json:"To"`
+	Cc          []Address `json:"Cc"`
+	Bcc         []Address `json:"Bcc"` // envelope recipients in no To/Cc/Bcc header, plus any Bcc header
+	ReplyTo     []Address `json:"ReplyTo"`
+	ReturnPath  string    `json:"ReturnPath"` // envelope sender
+	Subject     string    `json:"Subject"`    // RFC 2047 decoded
+	Created     time.Time `json:"Created"`
+	Size        int64     `json:"Size"` // raw bytes as stored
+	Attachments int       `json:"Attachments"`
+	Snippet     string    `json:"Snippet"`
+	Read        bool      `json:"Read"`
+	Tags        []string  `json:"Tags"`
+	Username    string    `json:"Username"` // AUTH user
+}
+
+// Message is the full parsed view of one message.
+type Message struct {
+	Summary
+	Date          time.Time `json:"Date"` // from the Date header; zero when absent or unparseable
+	Headers       []Header  `json:"Headers"`
+	Text          string    `json:"Text"`
+	HTML          string    `json:"HTML"`
+	Root          Part      `json:"Root"`     // the MIME tree
+	Inline        []Part    `json:"Inline"`   // inline parts with content (cid images …)
+	Attached      []Part    `json:"Attached"` // attachments
+	Findings      []Finding `json:"Findings"` // never nil
+	Envelope      Envelope  `json:"Envelope"`
+	ListUnsub     string    `json:"ListUnsubscribe"`     // raw List-Unsubscribe header
+	ListUnsubPost string    `json:"ListUnsubscribePost"` // raw List-Unsubscribe-Post header
+}
+
+// Event is a change notification, published after the change committed.
+// Type uses Mailpit's websocket names: "new" (Data *Summary), "update"
+// (Data map with "IDs" and "Read"), "delete" (Data map with "IDs"),
+// "truncate" (Data nil).
+type Event struct {
+	Type string `json:"Type"`
+	Data any    `json:"Data"`
+}
+
+// Stats are the counters the API's info and list envelopes report.
+type Stats struct {
+	Total  int            `json:"Total"`
+	Unread int            `json:"Unread"`
+	DBSize int64          `json:"DatabaseSize"`
+	Tags   map[string]int `json:"Tags"`
+}
+
+// summaryCols are the messages columns scanSummary reads, in order.
+const summaryCols = `seq, id, created, size, read, subject, from_addr, to_addrs, cc_addrs,
+	bcc_addrs, reply_to, message_id, snippet, attachments, tags, username, return_path`
+
+// Insert parses raw (the full message as stored, including any trace
+// headers the SMTP server prepended) and stores it with env in one
+// transaction; it returns only after COMMIT. An empty id means "generate
+// one". Parsing problems never fail the insert: they become Findings. Errors
+// mean I/O or database trouble (or a duplicate id). After the commit, Notify
+// gets a "new" event, then MaxMessages retention is enforced.
+func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (*Summary, error) {
+	if id == "" {
+		id = rand.Text()
+	}
+	created := env.ReceivedAt
+	if created.IsZero() {
+		created = db.now()
+	}
+	created = time.Unix(0, created.UnixNano()).UTC() // what the database gives back
+	if env.ReceivedAt.IsZero() {
+		env.ReceivedAt = created
+	}
+	env = normalizeEnvelope(env)
+
+	m := db.parse(env, raw)
+	m.ID = id
+	m.Created = created
+	m.Size = int64(len(raw))
+	m.Envelope = env
+
+	var sum Summary
+	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+		seq, err := insertMessage(ctx, tx, m, raw)
+		if err != nil {
+			return nil, err
+		}
+		m.Seq = seq
+		sum = m.Summary
+		ev := sum
+		return []Event{{Type: "new", Data: &ev}}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert message: %w", err)
+	}
+	db.log.Info("message stored", "id", sum.ID, "seq", sum.Seq, "size", sum.Size, "findings", len(m.Findings))
+
+	if db.opts.MaxMessages > 0 {
+		// The message is committed; a retention failure must not turn a
+		// stored message into an error reply. Prune retries next time.
+		if _, err := db.prune(ctx, true, false); err != nil {
+			db.log.Error("retention after insert", "err", err)
+		}
+	}
+	return &sum, nil
+}
+
+// insertMessage writes the messages, raw and FTS rows of m and returns the
+// new seq.
+func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, raw []byte) (int64, error) {
+	date := ""
+	if !m.Date.IsZero() {
+		date = m.Date.Format(time.RFC3339Nano)
+	}
+	js := jsonCols{}
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (
+		id,
+		created,
+		size,
+		read,
+		subject,
+		from_addr,
+		to_addrs,
+		cc_addrs,
+		bcc_addrs,
+		reply_to,
+		message_id,
+		date,
+		snippet,
+		attachments,
+		tags,
+		username,
+		return_path,
+		envelope,
+		headers,
+		text,
+		html,
+		root,
+		inline_parts,
+		attached,
+		findings,
+		list_unsub,
+		list_unsub_post
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID,
+		m.Created.UnixNano(),
+		m.Size,
+		m.Read,
+		m.Subject,
+		js.marshal(m.From),
+		js.marshal(m.To),
+		js.marshal(m.Cc),
+		js.marshal(m.Bcc),
+		js.marshal(m.ReplyTo),
+		m.MessageID,
+		date,
+		m.Snippet,
+		m.Attachments,
+		js.marshal(m.Tags),
+		m.Username,
+		m.ReturnPath,
+		js.marshal(m.Envelope),
+		js.marshal(m.Headers),
+		m.Text,
+		m.HTML,
+		js.marshal(m.Root),
+		js.marshal(m.Inline),
+		js.marshal(m.Attached),
+		js.marshal(m.Findings),
+		m.ListUnsub,
+		m.ListUnsubPost,
+	)
+	if js.err != nil {
+		return 0, js.err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert messages row: %w", err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("last insert id: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO raw (seq, data) VALUES (?, ?)`, seq, raw); err != nil {
+		return 0, fmt.Errorf("insert raw: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, addresses, text) VALUES (?, ?, ?, ?)`,
+		seq, m.Subject, ftsAddresses(&m.Summary), m.Text); err != nil {
+		return 0, fmt.Errorf("insert fts: %w", err)
+	}
+	return seq, nil
+}
+
+// ftsAddresses is the addresses column of the full-text index: every name
+// and address of the message, space separated.
+func ftsAddresses(s *Summary) string {
+	var b strings.Builder
+	add := func(a Address) {
+		b.WriteString(a.Name)
+		b.WriteByte(' ')
+		b.WriteString(a.Address)
+		b.WriteByte(' ')
+	}
+	if s.From != nil {
+		add(*s.From)
+	}
+	for _, list := range [][]Address{s.To, s.Cc, s.Bcc, s.ReplyTo} {
+		for _, a := range list {
+			add(a)
+		}
+	}
+	b.WriteString(s.ReturnPath)
+	return b.String()
+}
+
+// List returns up to limit messages (limit <= 0: all) newest first, skipping
+// the first start. The result is never nil.
+func (db *DB) List(ctx context.Context, start, limit int) ([]Summary, error) {
+	start, limit = page(start, limit)
+	out, err := db.querySummaries(ctx,
+		`SELECT `+summaryCols+` FROM messages ORDER BY seq DESC LIMIT ? OFFSET ?`, limit, start)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	return out, nil
+}
+
+// page normalises paging arguments for LIMIT ? OFFSET ? (-1 = no limit).
+func page(start, limit int) (int, int) {
+	if start < 0 {
+		start = 0
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	return start, limit
+}
+
+// querySummaries runs a query selecting summaryCols on the reader pool.
+func (db *DB) querySummaries(ctx context.Context, query string, args ...any) ([]Summary, error) {
+	rows, err := db.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close() //nolint:errcheck // read path; rows.Err is checked
+	out := []Summary{}
+	for rows.Next() {
+		var s Summary
+		if err := scanSummary(rows, &s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanSummary scans summaryCols (plus any extra destinations) into s.
+func scanSummary(sc scanner, s *Summary, extra ...any) error {
+	var created int64
+	var from, to, cc, bcc, replyTo, tags string
+	dest := append([]any{&s.Seq, &s.ID, &created, &s.Size, &s.Read, &s.Subject, &from, &to, &cc,
+		&bcc, &replyTo, &s.MessageID, &s.Snippet, &s.Attachments, &tags, &s.Username, &s.ReturnPath}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return err
+	}
+	s.Created = time.Unix(0, created).UTC()
+	js := jsonCols{}
+	js.unmarshal(from, &s.From)
+	js.unmarshal(to, &s.To)
+	js.unmarshal(cc, &s.Cc)
+	js.unmarshal(bcc, &s.Bcc)
+	js.unmarshal(replyTo, &s.ReplyTo)
+	js.unmarshal(tags, &s.Tags)
+	s.To, s.Cc, s.Bcc, s.ReplyTo = nonNil(s.To), nonNil(s.Cc), nonNil(s.Bcc), nonNil(s.ReplyTo)
+	s.Tags = nonNil(s.Tags)
+	return js.err
+}
+
+// Stats returns message counts and the database size.
+func (db *DB) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Tags: map[string]int{}}
+	err := db.reader.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages),
+		(SELECT count(*) FROM messages WHERE read = 0),
+		(SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())`).
+		Scan(&st.Total, &st.Unread, &st.DBSize)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}
+
+// LatestID returns the id of the newest message, or ErrNotFound.
+func (db *DB) LatestID(ctx context.Context) (string, error) {
+	var id string
+	err := db.reader.QueryRowContext(ctx, `SELECT id FROM messages ORDER BY seq DESC LIMIT 1`).Scan(&id)
+	if err != nil {
+		return "", notFound("latest id", err)
+	}
+	return id, nil
+}
+
+// notFound wraps err with context, mapping sql.ErrNoRows to ErrNotFound.
+func notFound(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Get returns the full parsed message, or ErrNotFound.
+func (db *DB) Get(ctx context.Context, id string) (*Message, error) {
+	m := &Message{}
+	var date, env, headers, root, inline, attached, findings string
+	row := db.reader.QueryRowContext(ctx, `SELECT `+summaryCols+`,
+		date, envelope, headers, text, html, root, inline_parts, attached, findings,
+		list_unsub, list_unsub_post
+		FROM messages WHERE id = ?`, id)
+	err := scanSummary(row, &m.Summary, &date, &env, &headers, &m.Text, &m.HTML, &root, &inline,
+		&attached, &findings, &m.ListUnsub, &m.ListUnsubPost)
+	if err != nil {
+		return nil, notFound("get message "+id, err)
+	}
+	if date != "" {
+		if m.Date, err = time.Parse(time.RFC3339Nano, date); err != nil {
+			return nil, fmt.Errorf("get message %s: date: %w", id, err)
+		}
+	}
+	js := jsonCols{}
+	js.unmarshal(env, &m.Envelope)
+	js.unmarshal(headers, &m.Headers)
+	js.unmarshal(root, &m.Root)
+	js.unmarshal(inline, &m.Inline)
+	js.unmarshal(attached, &m.Attached)
+	js.unmarshal(findings, &m.Findings)
+	if js.err != nil {
+		return nil, fmt.Errorf("get message %s: %w", id, js.err)
+	}
+	m.Envelope = normalizeEnvelope(m.Envelope)
+	m.Headers, m.Findings = nonNil(m.Headers), nonNil(m.Findings)
+	m.Inline, m.Attached = nonNil(m.Inline), nonNil(m.Attached)
+	m.Root = normalizePart(m.Root)
+	return m, nil
+}
+
+// Raw returns the message exactly as stored, or ErrNotFound.
+func (db *DB) Raw(ctx context.Context, id string) ([]byte, error) {
+	var raw []byte
+	err := db.reader.QueryRowContext(ctx,
+		`SELECT r.data FROM messages m JOIN raw r ON r.seq = m.seq WHERE m.id = ?`, id).Scan(&raw)
+	if err != nil {
+		return nil, notFound("raw message "+id, err)
+	}
+	if raw == nil {
+		raw = []byte{}
+	}
+	return raw, nil
+}
+
+// Part returns one node of the MIME tree of message id and its decoded
+// content (transfer encoding removed; text converted to UTF-8). The content
+// of a multipart node is empty. It re-parses the stored raw message, so
+// nothing is stored twice. ErrNotFound for an unknown message or part.
+func (db *DB) Part(ctx context.Context, id, partID string) (*Part, []byte, error) {
+	raw, err := db.Raw(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, content, ok := db.findPart(raw, partID)
+	if !ok {
+		return nil, nil, fmt.Errorf("message %s part %q: %w", id, partID, ErrNotFound)
+	}
+	return p, content, nil
+}
+
+// SetRead marks the messages ids (all messages when ids is empty) read or
+// unread and sends an "update" event with the IDs as given.
+func (db *DB) SetRead(ctx context.Context, ids []string, read bool) error {
+	ids = slices.Clone(nonNil(ids)) // the event must not share the caller's array
+	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+		var err error
+		if len(ids) == 0 {
+			_, err = tx.ExecContext(ctx, `UPDATE messages SET read = ? WHERE read <> ?`, read, read)
+		} else {
+			_, err = tx.ExecContext(ctx,
+				`UPDATE messages SET read = ? WHERE id IN (SELECT value FROM json_each(?))`, read, jsonIDs(ids))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []Event{{Type: "update", Data: map[string]any{"IDs": ids, "Read": read}}}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("set read: %w", err)
+	}
+	return nil
+}
+
+// Delete deletes the messages ids (unknown ids are ignored) and returns how
+// many were deleted. A "delete" event lists the deleted IDs.
+func (db *DB) Delete(ctx context.Context, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+		deleted, err := deleteReturning(ctx, tx,
+			`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq, id`, jsonIDs(ids))
+		if err != nil {
+			return nil, err
+		}
+		n = len(deleted)
+		if n == 0 {
+			return nil, nil
+		}
+		return []Event{{Type: "delete", Data: map[string]any{"IDs": deleted}}}, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete messages: %w", err)
+	}
+	return n, nil
+}
+
+// deleteReturning runs a DELETE FROM messages … RETURNING seq, id and
+// removes the matching FTS rows (raw rows go by ON DELETE CASCADE). It
+// returns the deleted ids, oldest first.
+func deleteReturning(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var seqs []int64
+	ids := []string{}
+	for rows.Next() {
+		var seq int64
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			_ = rows.Close() // the scan error is the one to report
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if len(seqs) == 0 {
+		return ids, nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `DELETE FROM messages_fts WHERE rowid = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close() //nolint:errcheck // statement of a tx; the tx outcome decides
+	for _, seq := range seqs {
+		if _, err := stmt.ExecContext(ctx, seq); err != nil {
+			return nil, fmt.Errorf("delete fts row: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// DeleteAll deletes every message and sends a "truncate" event.
+func (db *DB) DeleteAll(ctx context.Context) error {
+	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+		for _, q := range []string{
+			`DELETE FROM raw`, // no triggers or children: SQLite truncates without per-row work
+			`INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')`,
+			`DELETE FROM messages`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return nil, err
+			}
+		}
+		return []Event{{Type: "truncate", Data: nil}}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete all: %w", err)
+	}
+	db.reclaim(ctx)
+	return nil
+}
+
+// reclaim hands free pages back to the file system (auto_vacuum is
+// INCREMENTAL). Failure only costs disk space, so it is logged.
+func (db *DB) reclaim(ctx context.Context) {
+	if _, err := db.writer.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+		db.log.Warn("incremental vacuum", "err", err)
+	}
+}
+
+// jsonCols marshals and unmarshals JSON columns, keeping the first error.
+type jsonCols struct{ err error }
+
+func (j *jsonCols) marshal(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil && j.err == nil {
+		j.err = fmt.Errorf("encode column: %w", err)
+	}
+	return string(b)
+}
+
+func (j *jsonCols) unmarshal(s string, v any) {
+	if err := json.Unmarshal([]byte(s), v); err != nil && j.err == nil {
+		j.err = fmt.Errorf("decode column: %w", err)
+	}
+}
+
+// jsonIDs encodes ids as a JSON array for json_each(?).
+func jsonIDs(ids []string) string {
+	b, _ := json.Marshal(ids) // a []string always encodes
+	return string(b)
+}
+
+// nonNil returns s, or an empty slice when s is nil, so JSON says [] not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// normalizeEnvelope replaces nil slices in e with empty ones.
+func normalizeEnvelope(e Envelope) Envelope {
+	e.MailParams = nonNil(e.MailParams)
+	rcpts := make([]Recipient, len(e.Rcpts)) // a copy: never write to the caller's array
+	for i, r := range e.Rcpts {
+		r.Params = nonNil(r.Params)
+		rcpts[i] = r
+	}
+	e.Rcpts = rcpts
+	e.Transcript = nonNil(e.Transcript)
+	return e
+}
+
+// normalizePart replaces nil Children in the tree with empty slices.
+func normalizePart(p Part) Part {
+	p.Children = nonNil(p.Children)
+	for i := range p.Children {
+		p.Children[i] = normalizePart(p.Children[i])
+	}
+	return p
+}

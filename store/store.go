@@ -1,0 +1,247 @@
+// Package store keeps received messages in SQLite (modernc.org/sqlite, pure
+// Go) and parses them with enmime.
+//
+// Every message is stored exactly as received (raw bytes, byte-identical)
+// together with a parsed view: summary columns for listing, the decoded text
+// and HTML bodies, the header fields in order, the MIME tree and a list of
+// findings (parse problems and our own checks). Parsing never makes an
+// insert fail: a message enmime cannot parse is stored with what a
+// best-effort header parse yields and a finding that says what went wrong.
+//
+// # Part IDs
+//
+// Part IDs follow enmime's scheme. The root of the tree is always "0". The
+// children of a multipart root are "1", "2", …; the children of a nested
+// multipart part "2" are "2.1", "2.2", …, and that nested multipart part
+// itself is then named "2.0" (it is the root of its own subtree). So a
+// message multipart/mixed(multipart/alternative(text, html), pdf) has
+// parts 0, 1.0, 1.1, 1.2 and 2. IDs are deterministic: Part re-parses the
+// stored raw bytes and finds the same IDs again.
+//
+// # Durability and concurrency
+//
+// Writes go through one connection (SQLite has one writer) with
+// synchronous=FULL in WAL mode: when Insert returns, the message is on disk
+// and survives a crash or power loss. Reads use a separate pool of
+// connections, which WAL lets run alongside the writer. Change events are
+// passed to Options.Notify after the commit, in commit order.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/jhillyerd/enmime/v2"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// ErrNotFound is returned when a message (or a part of it) does not exist.
+var ErrNotFound = errors.New("store: message not found")
+
+// Options configure a DB. The zero value is usable.
+type Options struct {
+	Now           func() time.Time // default time.Now
+	Notify        func(Event)      // called after commit, must not block; default no-op
+	Log           *slog.Logger     // default discard
+	MaxMessages   int              // retention: keep at most N (0 = unlimited); oldest pruned
+	MaxAge        time.Duration    // retention: prune messages older than this (0 = keep)
+	PruneInterval time.Duration    // how often the background pruner runs when retention is on; default 1m
+}
+
+// DB is the message store. It is safe for concurrent use.
+type DB struct {
+	writer *sql.DB // exactly one connection: all writes
+	reader *sql.DB // pool for reads (the same *sql.DB as writer for ":memory:")
+
+	// writeSem serialises write transactions together with their Notify
+	// calls so that events reach subscribers in commit order. It is a
+	// channel rather than a mutex so that waiting honours ctx.
+	writeSem chan struct{}
+
+	parser *enmime.Parser
+	now    func() time.Time
+	notify func(Event)
+	log    *slog.Logger
+	opts   Options
+
+	stop      context.CancelFunc // stops the pruner
+	wg        sync.WaitGroup     // the pruner
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// pragmas returns the DSN query applied to every connection (the "sqlite"
+// driver runs each _pragma on connect).
+func pragmas() string {
+	return url.Values{"_pragma": {
+		// Let freed pages be returned to the OS with PRAGMA incremental_vacuum
+		// (only takes effect when the database file is created).
+		"auto_vacuum(INCREMENTAL)",
+		// Wait up to 5 s for a lock instead of failing with SQLITE_BUSY at once:
+		// readers and the writer may briefly contend (checkpoints, schema).
+		"busy_timeout(5000)",
+		// Write-ahead log: readers never block the writer and vice versa.
+		"journal_mode(WAL)",
+		// fsync the WAL on every commit. Insert returning means SMTP says 250,
+		// so the message must survive kill -9 and power loss. (NORMAL would only
+		// survive an application crash.)
+		"synchronous(FULL)",
+		// Enforce REFERENCES: the raw row goes with its message.
+		"foreign_keys(1)",
+	}}.Encode()
+}
+
+// Open opens (creating if needed) the database at path and migrates it. The
+// special path ":memory:" keeps everything in memory on a single
+// connection; nothing is written to disk and the data lives until Close.
+// When retention is configured (MaxMessages or MaxAge), a background pruner
+// runs every PruneInterval until Close.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	db := &DB{
+		writeSem: make(chan struct{}, 1),
+		parser: enmime.NewParser(
+			// Trust the declared charset; chardet guesses wrong on short texts.
+			enmime.DisableCharacterDetection(true),
+			// A broken child part becomes a finding instead of failing the parse.
+			enmime.SkipMalformedParts(true),
+			// Keep what was decoded of a corrupt text part.
+			enmime.SetReadPartErrorPolicy(enmime.AllowCorruptTextPartErrorPolicy),
+		),
+		now:    opts.Now,
+		notify: opts.Notify,
+		log:    opts.Log,
+		opts:   opts,
+	}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if db.notify == nil {
+		db.notify = func(Event) {}
+	}
+	if db.log == nil {
+		db.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if db.opts.PruneInterval <= 0 {
+		db.opts.PruneInterval = time.Minute
+	}
+
+	if path == ":memory:" {
+		// A pooled ":memory:" gives every connection its own empty database,
+		// so keep exactly one connection forever and share it for reads.
+		// (The driver strips the query from a plain name; pragmas still apply.)
+		w, err := sql.Open("sqlite", ":memory:?"+pragmas())
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		db.writer, db.reader = w, w
+	} else {
+		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas()
+		w, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		w.SetMaxOpenConns(1) // SQLite has one writer; queue here, not on SQLITE_BUSY
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)") // readers never write
+		if err != nil {
+			_ = w.Close() // already failing; the open error is the one to report
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		r.SetMaxIdleConns(4)
+		db.writer, db.reader = w, r
+	}
+
+	if err := db.migrate(ctx); err != nil {
+		db.closeConns()
+		return nil, err
+	}
+
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	db.stop = stop
+	if db.opts.MaxAge > 0 || db.opts.MaxMessages > 0 {
+		db.wg.Add(1)
+		go db.pruneLoop(pctx)
+	}
+	return db, nil
+}
+
+// Close stops the pruner, checkpoints the WAL into the database file and
+// closes all connections. It is safe to call more than once.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.stop()
+		db.wg.Wait()
+		var errs []error
+		if db.reader != db.writer {
+			errs = append(errs, db.reader.Close())
+		}
+		// Fold the WAL back into the main file so the directory holds one
+		// self-contained database after shutdown.
+		if _, err := db.writer.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
+		errs = append(errs, db.writer.Close())
+		db.closeErr = errors.Join(errs...)
+	})
+	return db.closeErr
+}
+
+// closeConns closes both pools after a failed Open.
+func (db *DB) closeConns() {
+	if db.reader != db.writer {
+		_ = db.reader.Close() // Open already failed; that error is reported
+	}
+	_ = db.writer.Close() // likewise
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// update runs fn in a write transaction and, after COMMIT, passes the
+// events fn returned to Notify. It is the single write path: every change
+// goes through here, which keeps commit order and event order the same and
+// leaves one place to add group commit.
+func (db *DB) update(ctx context.Context, fn func(tx *sql.Tx) ([]Event, error)) error {
+	select {
+	case db.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-db.writeSem }()
+
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	events, err := fn(tx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, e := range events {
+		db.notify(e)
+	}
+	return nil
+}

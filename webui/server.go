@@ -1,0 +1,178 @@
+// Package webui serves mailsink's HTTP side: the JSON API (Mailpit API v1
+// compatible paths and shapes), the sandboxed message views under /view/,
+// health probes and the browser UI from an fs.FS.
+//
+// The handlers read messages through Messages, a small interface that
+// *store.DB satisfies; webui translates store types to the Mailpit wire
+// shapes in one place (mailpit.go) and maps errors to responses in one
+// place (json.go).
+package webui
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"mailsink/store"
+)
+
+// Messages is the subset of *store.DB the handlers use. It is defined here,
+// by its consumer, so that another backend (or a test fake) can stand in.
+type Messages interface {
+	Ping(ctx context.Context) error
+	List(ctx context.Context, start, limit int) ([]store.Summary, error)
+	Search(ctx context.Context, query string, start, limit int) ([]store.Summary, int, error)
+	Stats(ctx context.Context) (store.Stats, error)
+	LatestID(ctx context.Context) (string, error)
+	Get(ctx context.Context, id string) (*store.Message, error)
+	Raw(ctx context.Context, id string) ([]byte, error)
+	Part(ctx context.Context, id, partID string) (*store.Part, []byte, error)
+	SetRead(ctx context.Context, ids []string, read bool) error
+	Delete(ctx context.Context, ids []string) (int, error)
+	DeleteAll(ctx context.Context) error
+}
+
+// Config is what the API reports about the running instance.
+type Config struct {
+	Version  string    // reported by /api/v1/info
+	Database string    // path reported by /api/v1/info
+	Started  time.Time // for uptime; zero means the time New was called
+}
+
+// Server is the HTTP handler for the API, the message views and the UI.
+// It is safe for concurrent use.
+type Server struct {
+	cfg  Config
+	msgs Messages
+	log  *slog.Logger
+	api  *http.ServeMux // every route under /api/ and /view/, plus the probes
+	ui   http.Handler   // everything else
+}
+
+// New returns a Server that reads messages from msgs and serves the browser
+// UI from ui. log receives request failures (never sent to clients); nil
+// discards them.
+func New(cfg Config, msgs Messages, ui fs.FS, log *slog.Logger) *Server {
+	if cfg.Started.IsZero() {
+		cfg.Started = time.Now()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:  cfg,
+		msgs: msgs,
+		log:  log,
+		api:  http.NewServeMux(),
+	}
+	s.routes(ui)
+	return s
+}
+
+// ServeHTTP sets the headers every response carries, normalises the path
+// and dispatches to the API mux or the UI. Requests no API route matches
+// get a JSON 404 or 405 instead of net/http's text replies.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+
+	// Clients such as cypress-mailpit ask for //view/{id}.html; answer with
+	// a 307 to the clean path, as Mailpit does. url.URL.String escapes the
+	// path, so the Location can never become protocol-relative.
+	if p := cleanPath(r.URL.Path); p != r.URL.Path && r.Method != http.MethodConnect {
+		u := url.URL{Path: p, RawQuery: r.URL.RawQuery}
+		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
+		return
+	}
+
+	if _, pattern := s.api.Handler(r); pattern != "" {
+		s.api.ServeHTTP(w, r) // ServeHTTP (not the returned handler) sets r.PathValue
+		return
+	}
+	if !isAPIPath(r.URL.Path) {
+		s.ui.ServeHTTP(w, r)
+		return
+	}
+	s.noRoute(w, r)
+}
+
+// noRoute answers an API request that matched no route with the status the
+// mux would have used (404, or 405 with its Allow header), as JSON.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.api.Handler(r)
+	rec := &statusRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		s.writeError(w, r, errMethodNotAllowed)
+		return
+	}
+	s.writeError(w, r, errNoRoute)
+}
+
+// isAPIPath reports whether p belongs to the API's namespace, where every
+// reply is JSON, rather than to the UI.
+func isAPIPath(p string) bool {
+	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/view/")
+}
+
+// cleanPath is path.Clean that keeps a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// uiHandler serves the browser UI from ui: GET and HEAD only.
+func (s *Server) uiHandler(ui fs.FS) http.Handler {
+	files := http.FileServerFS(ui)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.writeError(w, r, errMethodNotAllowed)
+			return
+		}
+		// Hook for the UI issue: the UI page's Content-Security-Policy
+		// (and any other UI-only headers) are set here.
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder captures the status and headers a handler writes and
+// discards its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (rec *statusRecorder) Header() http.Header { return rec.header }
+
+func (rec *statusRecorder) Write(b []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (rec *statusRecorder) WriteHeader(code int) {
+	if rec.status == 0 {
+		rec.status = code
+	}
+}

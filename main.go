@@ -36,7 +36,12 @@ var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	go func() {
+		// After the first signal starts the graceful shutdown, a second one
+		// gets Go's default behaviour again: exit at once.
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(dispatch(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 

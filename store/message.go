@@ -190,7 +190,7 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 	if err != nil {
 		return nil, fmt.Errorf("insert message: %w", err)
 	}
-	db.log.Info("message stored", "id", sum.ID, "seq", sum.Seq, "size", sum.Size, "findings", len(m.Findings))
+	db.log.Debug("message stored", "id", sum.ID, "seq", sum.Seq, "size", sum.Size, "findings", len(m.Findings))
 
 	if db.opts.MaxMessages > 0 {
 		// The message is committed; a retention failure must not turn a

@@ -115,6 +115,22 @@ func TestFindings(t *testing.T) {
 		{"no-date-no-msgid", nil, []string{"missing-date", "missing-message-id", "mime-plain-text-from-html"}},
 		{"broken-boundary", nil, []string{"mime-malformed-base64", "mime-missing-boundary"}},
 		{"garbage", nil, []string{"8bit-without-8bitmime", "bare-lf", "bare-cr", "enmime", "missing-date", "missing-message-id", "nul-byte"}},
+		// Well-formed shapes: only enmime's notes about what is missing.
+		{"forwarded-rfc822-attachment", nil, []string{}},
+		{"dsn-delivery-status", nil, []string{}},
+		{"calendar-invite-request", nil, []string{}},
+		{"smime-multipart-signed", nil, []string{}},
+		{"charset-windows-1251-qp-koi8r-subject", nil, []string{}},
+		{"charset-iso-2022-jp", nil, []string{}}, // ESC bytes are 7-bit
+		{"qp-utf8-html-soft-breaks", nil, []string{"mime-plain-text-from-html"}},
+		{"html-hostile-content", nil, []string{"mime-plain-text-from-html"}},
+		{"attachment-rfc2231-continuations", nil, []string{}},
+		{"mixed-pdf-and-text-attachments", nil, []string{}},
+		{"long-folded-to-list", nil, []string{}},
+		{"received-chain", nil, []string{}},
+		{"alternative-flowed-base64-html", nil, []string{}},
+		{"unknown-transfer-encoding", nil, []string{"mime-content-encoding"}},
+		{"related-png-and-nameless-octet-stream", nil, []string{"mime-plain-text-from-html"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

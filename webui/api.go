@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"mailsink/store"
 )
@@ -258,7 +259,7 @@ func (s *Server) handlePart(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Disposition", contentDisposition(p.FileName))
 	h.Set("Content-Security-Policy", viewCSP+"; sandbox")
-	writeBytes(w, partContentType(p), content)
+	writeBytes(w, partContentType(p, content), content)
 }
 
 // handleView: GET /view/{id}.html and /view/{id}.txt, the message bodies
@@ -396,9 +397,16 @@ func writeBytes(w http.ResponseWriter, contentType string, b []byte) {
 
 // partContentType is the part's media type with its charset, falling back
 // to application/octet-stream for a missing or malformed type.
-func partContentType(p *store.Part) string {
+//
+// The store hands text parts over converted to UTF-8, so a text part whose
+// content is valid UTF-8 is labelled utf-8 whatever charset it was sent in;
+// labelling it with the original charset would make browsers mis-decode it.
+func partContentType(p *store.Part, content []byte) string {
 	params := map[string]string{}
-	if p.Charset != "" {
+	switch {
+	case strings.HasPrefix(strings.ToLower(p.ContentType), "text/") && utf8.Valid(content):
+		params["charset"] = "utf-8"
+	case p.Charset != "":
 		params["charset"] = p.Charset
 	}
 	if ct := mime.FormatMediaType(p.ContentType, params); ct != "" {

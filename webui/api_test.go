@@ -534,6 +534,42 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// TestPartCharset checks that a text part sent in another charset is
+// served as the UTF-8 the store converted it to, and labelled so.
+func TestPartCharset(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	s.insert(t, "cp1251", `From: a@example.test
+Subject: charset
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain; charset=us-ascii
+
+see attached
+--b
+Content-Type: text/plain; charset=windows-1251
+Content-Disposition: attachment; filename="note.txt"
+Content-Transfer-Encoding: quoted-printable
+
+=CF=F0=E8=E2=E5=F2
+--b--
+`)
+	var m message
+	s.getJSON(t, "/api/v1/message/cp1251", &m)
+	if len(m.Attachments) != 1 {
+		t.Fatalf("attachments = %+v", m.Attachments)
+	}
+	res := s.get(t, "/api/v1/message/cp1251/part/"+m.Attachments[0].PartID)
+	if got := strings.TrimRight(string(res.body), "\r\n"); res.status != 200 || got != "Привет" {
+		t.Errorf("GET part = %d %q, want Привет", res.status, res.body)
+	}
+	if ct := res.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("Content-Type = %q, want text/plain; charset=utf-8", ct)
+	}
+}
+
 func TestPart(t *testing.T) {
 	t.Parallel()
 	s := newThree(t)

@@ -4,11 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/smtp"
@@ -625,4 +632,127 @@ func readLines(r io.Reader, stop func(string) bool) (string, error) {
 		return "", err
 	}
 	return "", errors.New("no matching line before EOF")
+}
+
+// writeCert makes a CA-less self-signed certificate for host and writes it
+// as PEM files, returning their paths and a pool that trusts it.
+func writeCert(t *testing.T, host string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(42),
+		Subject:      pkix.Name{CommonName: host},
+		DNSNames:     []string{host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestTLSCertAndSMTPS runs with a given certificate and an SMTPS listener:
+// both STARTTLS and implicit TLS must present that certificate (verified,
+// not skipped) and messages record the TLS protocol names.
+func TestTLSCertAndSMTPS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := writeCert(t, "mx.test")
+	s := startServer(t, nil, "-smtps-addr=127.0.0.1:0", "-tls-cert="+certFile, "-tls-key="+keyFile)
+	tlsCfg := &tls.Config{ServerName: "mx.test", RootCAs: pool}
+
+	// STARTTLS on the plain port, with net/smtp verifying the certificate.
+	c, err := smtp.Dial(s.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartTLS(tlsCfg); err != nil {
+		t.Fatalf("STARTTLS with verification: %v", err)
+	}
+	if err := c.Mail("a@tls.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("b@tls.test"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: starttls\r\n\r\nx\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+
+	// Implicit TLS: the handshake comes first, STARTTLS is not offered.
+	nc, err := tls.Dial("tcp", s.smtps, tlsCfg)
+	if err != nil {
+		t.Fatalf("SMTPS handshake: %v", err)
+	}
+	tc := &client{tb: t, nc: nc, tp: textproto.NewConn(nc)}
+	defer tc.tp.Close()
+	tc.expect(220)
+	if ehlo := tc.cmd(250, "EHLO tls.test"); strings.Contains(ehlo, "STARTTLS") {
+		t.Errorf("SMTPS advertises STARTTLS:\n%s", ehlo)
+	}
+	tc.sendBDAT("a@tls.test", "b@tls.test", []byte("Subject: smtps\r\n\r\ny\r\n"))
+	tc.cmd(221, "QUIT")
+
+	for _, subject := range []string{"starttls", "smtps"} {
+		var list listReply
+		getJSON(t, s.url("/api/v1/search?query="+subject), &list)
+		if len(list.Messages) != 1 {
+			t.Fatalf("search %s: %+v", subject, list)
+		}
+		raw := getBytes(t, s.url("/api/v1/message/"+list.Messages[0].ID+"/raw"))
+		if !regexp.MustCompile(`with (UTF8SMTPS|ESMTPS) \(TLS1\.3 `).Match(raw) {
+			t.Errorf("%s: Received does not record TLS:\n%.300s", subject, raw)
+		}
+	}
+}
+
+// TestMaxMessagesFlag checks the retention flag reaches the store: the
+// oldest messages go once there are more than --max-messages.
+func TestMaxMessagesFlag(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"MAILSINK_MAX_MESSAGES": "2"})
+	c := dialSMTP(t, s.smtp)
+	c.cmd(250, "EHLO keep.test")
+	for i := range 3 {
+		c.sendBDAT("a@keep.test", "b@keep.test", []byte(fmt.Sprintf("Subject: keep %d\r\n\r\nx\r\n", i)))
+	}
+	var list listReply
+	getJSON(t, s.url("/api/v1/messages"), &list)
+	var subjects []string
+	for _, m := range list.Messages {
+		subjects = append(subjects, m.Subject)
+	}
+	if list.Total != 2 || strings.Join(subjects, ",") != "keep 2,keep 1" {
+		t.Errorf("after 3 messages with MAILSINK_MAX_MESSAGES=2: total %d, subjects %v", list.Total, subjects)
+	}
 }

@@ -195,6 +195,12 @@ Usage:
   mailsink [flags]                 run the server
   mailsink version                 print the version
   mailsink healthcheck [--url U]   exit 0 when the server answers /readyz, else 1
+  mailsink list [--query Q]        list stored messages (or those matching a search)
+  mailsink wait --query Q          block until matching mail arrives; print it as JSON
+  mailsink delete (--query Q | --id ID... | --all)
+  mailsink sendmail [-t] [-f FROM] [rcpt...]
+                                   a sendmail drop-in: send stdin over SMTP
+  Each subcommand has its own --help.
 
 Every flag can also be set by its environment variable (the flag wins):
 

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	// The container image has no zoneinfo; searches take a tz= parameter.
+	_ "time/tzdata"
 
 	"mailsink/smtpd"
 	"mailsink/store"
@@ -42,11 +44,12 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(dispatch(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	// Linked as "sendmail", the binary is `mailsink sendmail`.
+	os.Exit(dispatch(ctx, sendmailArgs(os.Args), os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // dispatch runs a subcommand or the server and returns the exit code.
-func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
@@ -54,6 +57,14 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return 0
 		case "healthcheck":
 			return healthcheck(ctx, args[1:], getenv, stderr)
+		case "list":
+			return cmdList(ctx, args[1:], getenv, stdout, stderr)
+		case "wait":
+			return cmdWait(ctx, args[1:], getenv, stdout, stderr)
+		case "delete":
+			return cmdDelete(ctx, args[1:], getenv, stderr)
+		case "sendmail":
+			return cmdSendmail(ctx, args[1:], getenv, stdin, stderr)
 		}
 	}
 	err := run(ctx, args, getenv, stderr, nil)
@@ -117,7 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
+	hub := webui.NewHub(log.With("component", "events"))
 	db, err := store.Open(ctx, cfg.DBPath, store.Options{
+		Notify:      hub.Publish,
 		Log:         log.With("component", "store"),
 		MaxMessages: cfg.MaxMessages,
 		MaxAge:      time.Duration(cfg.MaxAge),
@@ -168,10 +181,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Version:  buildVersion(),
 			Database: cfg.DBPath,
 			Started:  started,
-		}, db, ui, log.With("component", "webui")),
+		}, db, hub, ui, log.With("component", "webui")),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
+
+	// Shutdown does not close hijacked (websocket) connections; the hub does.
+	httpSrv.RegisterOnShutdown(hub.Close)
 
 	errc := make(chan error, 3)
 	var wg sync.WaitGroup

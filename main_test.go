@@ -559,12 +559,12 @@ with smtplib.SMTP(sys.argv[1], int(sys.argv[2])) as s:
 func TestDispatchVersionHelpAndBadFlags(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
-	if code := dispatch(context.Background(), []string{"version"}, func(string) string { return "" }, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "mailsink ") {
+	if code := dispatch(context.Background(), []string{"version"}, func(string) string { return "" }, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "mailsink ") {
 		t.Errorf("version: code %d, out %q", code, out.String())
 	}
 	out.Reset()
 	errOut.Reset()
-	if code := dispatch(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &errOut); code != 0 {
+	if code := dispatch(context.Background(), []string{"--help"}, func(string) string { return "" }, nil, &out, &errOut); code != 0 {
 		t.Errorf("--help exit %d", code)
 	}
 	for _, want := range []string{"--smtp-addr", "MAILSINK_SMTP_ADDR", "--http-addr", "MAILSINK_HTTP_ADDR", "--db", "MAILSINK_DB",
@@ -575,7 +575,7 @@ func TestDispatchVersionHelpAndBadFlags(t *testing.T) {
 		}
 	}
 	errOut.Reset()
-	if code := dispatch(context.Background(), []string{"--max-recipients=lots"}, func(string) string { return "" }, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "max-recipients") {
+	if code := dispatch(context.Background(), []string{"--max-recipients=lots"}, func(string) string { return "" }, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "max-recipients") {
 		t.Errorf("bad flag: exit %d, stderr %q", code, errOut.String())
 	}
 }
@@ -589,10 +589,10 @@ func TestHealthcheck(t *testing.T) {
 		}
 		return ""
 	}
-	if code := dispatch(context.Background(), []string{"healthcheck"}, env, io.Discard, io.Discard); code != 0 {
+	if code := dispatch(context.Background(), []string{"healthcheck"}, env, nil, io.Discard, io.Discard); code != 0 {
 		t.Errorf("healthcheck against a running server: exit %d, want 0", code)
 	}
-	if code := dispatch(context.Background(), []string{"healthcheck", "--url", s.url("/readyz")}, env, io.Discard, io.Discard); code != 0 {
+	if code := dispatch(context.Background(), []string{"healthcheck", "--url", s.url("/readyz")}, env, nil, io.Discard, io.Discard); code != 0 {
 		t.Errorf("healthcheck --url: exit %d, want 0", code)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -601,7 +601,7 @@ func TestHealthcheck(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	if code := dispatch(context.Background(), []string{"healthcheck", "--url", "http://" + closed + "/readyz", "--timeout", "2s"}, env, io.Discard, io.Discard); code != 1 {
+	if code := dispatch(context.Background(), []string{"healthcheck", "--url", "http://" + closed + "/readyz", "--timeout", "2s"}, env, nil, io.Discard, io.Discard); code != 1 {
 		t.Errorf("healthcheck against nothing: exit %d, want 1", code)
 	}
 }

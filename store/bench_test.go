@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -46,4 +47,60 @@ func BenchmarkInsert(b *testing.B) {
 			}
 		})
 	}
+}
+
+// findMessages is the store size of BenchmarkFind.
+var findMessages = flag.Int("find-messages", 20000, "messages in the store of BenchmarkFind")
+
+// BenchmarkFind measures Find (count + page of 50 + cursor in one
+// snapshot) on a store of -find-messages messages in 10 inboxes with 20
+// tags, a third of them read. The store is in memory: the plans and the
+// work are the same as on disk, without fsync-bound setup.
+func BenchmarkFind(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, ":memory:", store.Options{Log: discard(), PlusTags: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() }) // in memory: nothing to lose
+	var read []string
+	for i := range *findMessages {
+		raw := fmt.Sprintf("From: Sender %d <sender%d@example.org>\r\nTo: qa+inbox%d@example.com\r\n"+
+			"X-Tags: tag%d\r\nSubject: Message number %d\r\nMessage-ID: <m%d@example.org>\r\n\r\n"+
+			"The quick brown fox %d jumps over the lazy dog.\r\n", i%1000, i%1000, i%10, i%20, i, i, i)
+		s, err := db.Insert(ctx, "", store.Envelope{}, []byte(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i%3 == 0 {
+			read = append(read, s.ID)
+		}
+	}
+	if err := db.SetRead(ctx, read, true); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []string{"", "inbox:inbox3", "tag:tag7", "is:unread", "from:sender42", "fox",
+		"subject:\"number 4242\"", "-is:read inbox:inbox3", "larger:1k"} {
+		b.Run(fmt.Sprintf("%q", q), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := db.Find(ctx, store.Filter{Query: q, Limit: 50}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("Inboxes", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.Inboxes(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Stats", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.Stats(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -109,8 +108,9 @@ type Summary struct {
 	Attachments int       `json:"Attachments"`
 	Snippet     string    `json:"Snippet"`
 	Read        bool      `json:"Read"`
-	Tags        []string  `json:"Tags"`
+	Tags        []string  `json:"Tags"`     // sorted case-insensitively; never nil
 	Username    string    `json:"Username"` // AUTH user
+	Inbox       string    `json:"Inbox"`    // "" = the default inbox; see inbox.go
 }
 
 // Message is the full parsed view of one message.
@@ -131,8 +131,10 @@ type Message struct {
 
 // Event is a change notification, published after the change committed.
 // Type uses Mailpit's websocket names: "new" (Data *Summary), "update"
-// (Data map with "IDs" and "Read"), "delete" (Data map with "IDs"),
-// "truncate" (Data nil).
+// (Data map[string]any: "IDs" and "Read" from SetRead; "IDs" and "Tags"
+// from SetTags; only "IDs", the messages whose tags changed, from
+// RenameTag and DeleteTag), "delete" (Data map with "IDs"), "truncate"
+// (Data nil).
 type Event struct {
 	Type string `json:"Type"`
 	Data any    `json:"Data"`
@@ -143,19 +145,22 @@ type Stats struct {
 	Total  int            `json:"Total"`
 	Unread int            `json:"Unread"`
 	DBSize int64          `json:"DatabaseSize"`
-	Tags   map[string]int `json:"Tags"`
+	Tags   map[string]int `json:"Tags"` // tag → number of messages; never nil
 }
 
 // summaryCols are the messages columns scanSummary reads, in order.
 const summaryCols = `seq, id, created, size, read, subject, from_addr, to_addrs, cc_addrs,
-	bcc_addrs, reply_to, message_id, snippet, attachments, tags, username, return_path`
+	bcc_addrs, reply_to, message_id, snippet, attachments, tags, username, return_path, inbox`
 
 // Insert parses raw (the full message as stored, including any trace
 // headers the SMTP server prepended) and stores it with env in one
 // transaction; it returns only after COMMIT. An empty id means "generate
 // one". Parsing problems never fail the insert: they become Findings. Errors
-// mean I/O or database trouble (or a duplicate id). After the commit, Notify
-// gets a "new" event, then MaxMessages retention is enforced.
+// mean I/O or database trouble (or a duplicate id). The message is routed to
+// an inbox (see inbox.go) and tagged from its X-Tags header fields
+// (comma-separated) and, with Options.PlusTags, the +tags of its recipients
+// (see tags.go). After the commit, Notify gets a "new" event, then
+// MaxMessages retention is enforced.
 func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (*Summary, error) {
 	if id == "" {
 		id = rand.Text()
@@ -175,6 +180,9 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 	m.Created = created
 	m.Size = int64(len(raw))
 	m.Envelope = env
+	hdr := header{fields: m.Headers}
+	m.Inbox = db.routeInbox(env, hdr, &m.Summary)
+	m.Tags = ingestTags(hdr, env, &m.Summary, db.opts.PlusTags)
 
 	var sum Summary
 	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
@@ -205,6 +213,11 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 // insertMessage writes the messages, raw and FTS rows of m and returns the
 // new seq.
 func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, raw []byte) (int64, error) {
+	tags, err := canonicalTags(ctx, tx, m.Tags)
+	if err != nil {
+		return 0, err
+	}
+	m.Tags = tags
 	date := ""
 	if !m.Date.IsZero() {
 		date = m.Date.Format(time.RFC3339Nano)
@@ -237,8 +250,10 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, raw []byte) (int
 		attached,
 		findings,
 		list_unsub,
-		list_unsub_post
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		list_unsub_post,
+		inbox,
+		inlines
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID,
 		m.Created.UnixNano(),
 		m.Size,
@@ -266,6 +281,8 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, raw []byte) (int
 		js.marshal(m.Findings),
 		m.ListUnsub,
 		m.ListUnsubPost,
+		m.Inbox,
+		len(m.Inline),
 	)
 	if js.err != nil {
 		return 0, js.err
@@ -280,33 +297,13 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, raw []byte) (int
 	if _, err := tx.ExecContext(ctx, `INSERT INTO raw (seq, data) VALUES (?, ?)`, seq, raw); err != nil {
 		return 0, fmt.Errorf("insert raw: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, addresses, text) VALUES (?, ?, ?, ?)`,
-		seq, m.Subject, ftsAddresses(&m.Summary), m.Text); err != nil {
-		return 0, fmt.Errorf("insert fts: %w", err)
+	if err := insertTagRows(ctx, tx, seq, m.Tags); err != nil {
+		return 0, err
+	}
+	if err := insertFTS(ctx, tx, seq, m); err != nil {
+		return 0, err
 	}
 	return seq, nil
-}
-
-// ftsAddresses is the addresses column of the full-text index: every name
-// and address of the message, space separated.
-func ftsAddresses(s *Summary) string {
-	var b strings.Builder
-	add := func(a Address) {
-		b.WriteString(a.Name)
-		b.WriteByte(' ')
-		b.WriteString(a.Address)
-		b.WriteByte(' ')
-	}
-	if s.From != nil {
-		add(*s.From)
-	}
-	for _, list := range [][]Address{s.To, s.Cc, s.Bcc, s.ReplyTo} {
-		for _, a := range list {
-			add(a)
-		}
-	}
-	b.WriteString(s.ReturnPath)
-	return b.String()
 }
 
 // List returns up to limit messages (limit <= 0: all) newest first, skipping
@@ -361,7 +358,7 @@ func scanSummary(sc scanner, s *Summary, extra ...any) error {
 	var created int64
 	var from, to, cc, bcc, replyTo, tags string
 	dest := append([]any{&s.Seq, &s.ID, &created, &s.Size, &s.Read, &s.Subject, &from, &to, &cc,
-		&bcc, &replyTo, &s.MessageID, &s.Snippet, &s.Attachments, &tags, &s.Username, &s.ReturnPath}, extra...)
+		&bcc, &replyTo, &s.MessageID, &s.Snippet, &s.Attachments, &tags, &s.Username, &s.ReturnPath, &s.Inbox}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return err
 	}
@@ -378,15 +375,24 @@ func scanSummary(sc scanner, s *Summary, extra ...any) error {
 	return js.err
 }
 
-// Stats returns message counts and the database size.
+// Stats returns message counts, the tags in use with their message
+// counts, and the database size.
 func (db *DB) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{Tags: map[string]int{}}
-	err := db.reader.QueryRowContext(ctx, `SELECT
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for all counts
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	err = tx.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM messages),
 		(SELECT count(*) FROM messages WHERE read = 0),
 		(SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())`).
 		Scan(&st.Total, &st.Unread, &st.DBSize)
 	if err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	if err := tagCounts(ctx, tx, st.Tags); err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
 	return st, nil
@@ -569,7 +575,8 @@ func deleteReturning(ctx context.Context, tx *sql.Tx, query string, args ...any)
 func (db *DB) DeleteAll(ctx context.Context) error {
 	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
 		for _, q := range []string{
-			`DELETE FROM raw`, // no triggers or children: SQLite truncates without per-row work
+			`DELETE FROM raw`,          // no triggers or children: SQLite truncates without per-row work
+			`DELETE FROM message_tags`, // before messages: spares the per-row cascade
 			`INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')`,
 			`DELETE FROM messages`,
 		} {

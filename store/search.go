@@ -2,89 +2,551 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
+	"unicode/utf8"
 )
+
+// Search syntax
+//
+// Find takes Mailpit's search syntax plus inbox:. A query is a list of
+// terms separated by white space; a message matches when it matches every
+// term (AND). An empty query (or one with no term left, see below)
+// matches every message. A term is one of:
+//
+//	word          a word of the subject, of an address (display name or
+//	              email, any address field, the envelope sender too), of
+//	              the text body or of the text of the HTML body; the word
+//	              matches as a prefix ("inv" finds "invoice"); case and
+//	              diacritics are ignored ("koln" finds "Köln")
+//	"a phrase"    those words in sequence in one of the fields above;
+//	              inside quotes \" is a quote and \\ a backslash
+//	from:V  to:V  cc:V  bcc:V  reply-to:V
+//	              V in that address field (names and emails); bcc: also
+//	              sees envelope recipients that are in no header
+//	addressed:V   V in From, To, Cc, Bcc or Reply-To
+//	subject:V     V in the subject
+//	message-id:V  V in the Message-ID (angle brackets optional)
+//	tag:V         tagged V: the whole tag, case-insensitive
+//	inbox:V       in inbox V (normalised like inbox names, see inbox.go);
+//	              inbox:"" is the default inbox
+//	is:read  is:unread  is:tagged (has at least one tag)
+//	has:attachment  has:inline (an inline part: cid image …); the
+//	              plurals has:attachments and has:inlines work too
+//	larger:N  smaller:N
+//	              raw size above / below N bytes; N is a number (a
+//	              fraction is allowed) with an optional unit B, K, KB, M
+//	              or MB, any case; 1 K = 1024 B
+//	before:D  after:D
+//	              D a day (YYYY-MM-DD or YYYY/MM/DD): received before the
+//	              start of that day / after the end of that day ("after
+//	              1 April" is 2 April or later); D a time (RFC 3339, or
+//	              YYYY-MM-DDTHH:MM[:SS] and YYYY-MM-DD HH:MM[:SS] quoted):
+//	              received before / after that instant. Days and times
+//	              without a zone are in Filter.TZ (default UTC). (This
+//	              follows Mailpit's documentation; Mailpit's code compares
+//	              after: with the start of the day.)
+//
+// V is a word or a "quoted value" (which may contain spaces). A bare word
+// or value ends at white space or a double quote. Filter names are
+// case-insensitive. The address, subject and Message-ID filters
+// match like phrases: the words of V in sequence in that field, the last
+// one as a prefix, so from:bob, from:bob@example, from:example.com and
+// from:"Bob Smith" all find "Bob Smith <bob@example.com>". (CJK text
+// without spaces is one word to the tokenizer: subject:日本語 finds
+// "日本語の件名" by prefix, not a word in its middle.)
+//
+// Any term is negated by a leading "-" or "!": -is:read, !from:bob,
+// -"some phrase", -word.
+//
+// A word with a colon whose part before the first colon is not one of the
+// filter names above (http://x.test, re:, 10:30, frmo:bob) is a free word.
+// Words, phrases and values of the address, subject and Message-ID
+// filters that contain no letter or digit are ignored, as FTS5's tokenizer
+// would see nothing in them (a lone "-" or "!" is such a word; from:*
+// matches every message). An unterminated quote runs to the end of the query.
+// Only these are errors (a *QueryError whose Pos is the byte offset just
+// after the filter's colon): an empty filter value (from: or from:""
+// except inbox:""), an is: or has: value not listed above, a bad size
+// and a bad date.
+//
+// User input never becomes SQL or FTS5 syntax: values are bound as
+// parameters and every FTS5 phrase is a quoted string, so FTS5 operators
+// (AND, OR, NOT, NEAR, *, ^, :, parentheses) are plain text.
+
+// ErrBadQuery is wrapped by every error about a query that does not parse.
+var ErrBadQuery = errors.New("store: bad search query")
+
+// QueryError is returned (wrapped so errors.Is(err, ErrBadQuery) holds)
+// for a query that does not parse.
+type QueryError struct {
+	Pos int    // byte offset in the query
+	Msg string // what is wrong
+}
+
+// Error returns e.g. `bad search query at 5: empty value for "from:"`.
+func (e *QueryError) Error() string {
+	return fmt.Sprintf("bad search query at %d: %s", e.Pos, e.Msg)
+}
+
+// Unwrap returns ErrBadQuery.
+func (e *QueryError) Unwrap() error { return ErrBadQuery }
+
+// Filter selects messages. Query uses Mailpit's search syntax (see the
+// "Search syntax" comment in search.go) plus inbox:NAME.
+type Filter struct {
+	Query    string         // "" = all messages
+	AfterSeq int64          // only messages with Seq > AfterSeq (the cursor); 0 = no bound
+	Start    int            // offset into the matches, newest first
+	Limit    int            // <= 0: all matches
+	TZ       *time.Location // zone for before:/after: dates; nil = UTC
+}
+
+// Page is one page of matches.
+type Page struct {
+	Messages []Summary // newest first, never nil
+	Total    int       // all matches (ignores Start/Limit)
+	Unread   int       // unread among all matches
+	// Cursor is the highest Seq in the whole store when the query ran (0
+	// when empty): pass it as AfterSeq later to see only newer mail.
+	Cursor int64
+}
+
+// Find returns the page of messages matching f, newest first (by Seq, the
+// order of arrival), with the match counts and the store's cursor, all
+// from one consistent snapshot.
+// A query that does not parse is an error wrapping a *QueryError.
+func (db *DB) Find(ctx context.Context, f Filter) (Page, error) {
+	w, err := filterWhere(f)
+	if err != nil {
+		return Page{}, fmt.Errorf("find: %w", err)
+	}
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Page{}, fmt.Errorf("find: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+
+	p := Page{}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM messages`).Scan(&p.Cursor); err != nil {
+		return Page{}, fmt.Errorf("find cursor: %w", err)
+	}
+	query, args := countQuery(w)
+	if err := tx.QueryRowContext(ctx, query, args...).Scan(&p.Total, &p.Unread); err != nil {
+		return Page{}, fmt.Errorf("find count: %w", err)
+	}
+	query, args = pageQuery(w, f.Start, f.Limit)
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("find: %w", err)
+	}
+	defer rows.Close() //nolint:errcheck // read path; rows.Err is checked
+	p.Messages = []Summary{}
+	for rows.Next() {
+		var s Summary
+		if err := scanSummary(rows, &s); err != nil {
+			return Page{}, fmt.Errorf("find: %w", err)
+		}
+		p.Messages = append(p.Messages, s)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("find: %w", err)
+	}
+	return p, nil
+}
+
+// countQuery is the statement that counts the matches of w and the
+// unread ones. Each count(*) is one the planner can answer from an index
+// (for the unread one the partial messages_unread or
+// messages_inbox_unread), which count(*) FILTER (WHERE read = 0) over one
+// pass could not.
+func countQuery(w where) (string, []any) {
+	unread := w.and("read = 0")
+	return `SELECT (SELECT count(*) FROM messages` + w.sql() + `),
+		(SELECT count(*) FROM messages` + unread.sql() + `)`,
+		append(append([]any{}, w.args...), unread.args...)
+}
+
+// pageQuery is the statement that selects one page of the matches of w.
+func pageQuery(w where, start, limit int) (string, []any) {
+	start, limit = page(start, limit)
+	return `SELECT ` + summaryCols + ` FROM messages` + w.sql() + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+		append(append([]any{}, w.args...), limit, start)
+}
+
+// FindIDs returns the IDs of all messages matching f.Query and f.AfterSeq,
+// newest first (Start and Limit are ignored), e.g. to mark read or delete
+// by search. The result is never nil.
+func (db *DB) FindIDs(ctx context.Context, f Filter) ([]string, error) {
+	w, err := filterWhere(f)
+	if err != nil {
+		return nil, fmt.Errorf("find ids: %w", err)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT id FROM messages`+w.sql()+` ORDER BY seq DESC`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("find ids: %w", err)
+	}
+	defer rows.Close() //nolint:errcheck // read path; rows.Err is checked
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("find ids: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find ids: %w", err)
+	}
+	return ids, nil
+}
 
 // Search returns the page [start, start+limit) (limit <= 0: all) of the
 // messages matching query, newest first, and the total number of matches.
-//
-// The query is a list of words and "quoted phrases", all of which must
-// occur (AND) in the subject, the addresses or the text body. A word
-// matches as a prefix ("inv" finds "invoice"); a phrase matches its words
-// in sequence. User input never reaches FTS5 syntax: each term is quoted,
-// so operators (AND, OR, NOT, NEAR, *, -, ^, :) are plain text. Terms with
-// no letters or digits are ignored; a query without any term matches all
-// messages.
+// It is Find without the extras; see there for the query syntax and
+// errors.
 func (db *DB) Search(ctx context.Context, query string, start, limit int) ([]Summary, int, error) {
-	match := ftsQuery(query)
-	if match == "" {
-		st, err := db.Stats(ctx)
-		if err != nil {
-			return nil, 0, fmt.Errorf("search: %w", err)
-		}
-		list, err := db.List(ctx, start, limit)
-		if err != nil {
-			return nil, 0, fmt.Errorf("search: %w", err)
-		}
-		return list, st.Total, nil
-	}
-	var total int
-	err := db.reader.QueryRowContext(ctx,
-		`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?`, match).Scan(&total)
+	p, err := db.Find(ctx, Filter{Query: query, Start: start, Limit: limit})
 	if err != nil {
-		return nil, 0, fmt.Errorf("search count: %w", err)
+		return nil, 0, err
 	}
-	start, limit = page(start, limit)
-	out, err := db.querySummaries(ctx, `SELECT `+summaryCols+` FROM messages
-		WHERE seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)
-		ORDER BY seq DESC LIMIT ? OFFSET ?`, match, limit, start)
-	if err != nil {
-		return nil, 0, fmt.Errorf("search: %w", err)
-	}
-	return out, total, nil
+	return p.Messages, p.Total, nil
 }
 
-// ftsQuery turns user input into an FTS5 MATCH expression that cannot be
-// a syntax error: every word becomes a quoted prefix query "word"*, every
-// "quoted phrase" a quoted phrase, joined by spaces (FTS5's implicit AND).
-// An unbalanced quote runs to the end of the input. It returns "" when the
-// input has no searchable term.
-func ftsQuery(q string) string {
-	var terms []string
-	add := func(term string, prefix bool) {
-		if !strings.ContainsFunc(term, isTokenRune) {
-			return // FTS5 would see an empty phrase
-		}
-		quoted := `"` + strings.ReplaceAll(term, `"`, `""`) + `"`
-		if prefix {
-			quoted += "*"
-		}
-		terms = append(terms, quoted)
+// where is a conjunction of SQL conditions over messages with their
+// arguments. Conditions are fixed SQL text; user input is only in args.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// and returns w with one more condition.
+func (w where) and(cond string, args ...any) where {
+	return where{
+		conds: append(w.conds[:len(w.conds):len(w.conds)], cond),
+		args:  append(w.args[:len(w.args):len(w.args)], args...),
 	}
-	for q != "" {
-		q = strings.TrimLeftFunc(q, unicode.IsSpace)
-		if q == "" {
-			break
+}
+
+// sql returns " WHERE …" or "" when there is no condition.
+func (w where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// filterWhere parses f.Query and builds the conditions of f: the SQL
+// terms as they are, all positive FTS terms in one MATCH, all negated FTS
+// terms in one NOT IN (a message is out when it matches any of them).
+func filterWhere(f Filter) (where, error) {
+	loc := f.TZ
+	if loc == nil {
+		loc = time.UTC
+	}
+	terms, err := parseQuery(f.Query, loc)
+	if err != nil {
+		return where{}, err
+	}
+	w := where{}
+	if f.AfterSeq > 0 {
+		w = w.and("seq > ?", f.AfterSeq)
+	}
+	var pos, neg []string
+	for _, t := range terms {
+		switch {
+		case t.fts != "" && t.neg:
+			neg = append(neg, "("+t.fts+")")
+		case t.fts != "":
+			pos = append(pos, "("+t.fts+")")
+		case t.neg && t.negCond != "":
+			w = w.and(t.negCond, t.args...)
+		case t.neg:
+			w = w.and("NOT ("+t.cond+")", t.args...)
+		default:
+			w = w.and(t.cond, t.args...)
 		}
-		if q[0] == '"' {
-			phrase, rest, _ := strings.Cut(q[1:], `"`)
-			add(phrase, false)
-			q = rest
+	}
+	const fts = `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`
+	if len(pos) > 0 {
+		w = w.and("seq IN ("+fts+")", strings.Join(pos, " AND "))
+	}
+	if len(neg) > 0 {
+		w = w.and("seq NOT IN ("+fts+")", strings.Join(neg, " OR "))
+	}
+	return w, nil
+}
+
+// term is one parsed search term: either an FTS5 expression or an SQL
+// condition over messages.
+type term struct {
+	neg     bool
+	fts     string // FTS5 expression (column filter + quoted phrase); "" for an SQL term
+	cond    string // SQL condition (fixed text)
+	negCond string // the negation of cond when simpler than NOT (cond)
+	args    []any  // arguments of cond / negCond
+}
+
+// FTS5 column sets (see migrations/0002_search.sql).
+const (
+	ftsFreeCols      = "{subject from_addr to_addr cc_addr bcc_addr reply_to return_path text html}"
+	ftsAddressedCols = "{from_addr to_addr cc_addr bcc_addr reply_to}"
+)
+
+// isFilter reports whether name (lower case) is a filter name.
+func isFilter(name string) bool {
+	switch name {
+	case "from", "to", "cc", "bcc", "reply-to", "addressed", "subject", "message-id",
+		"tag", "inbox", "is", "has", "larger", "smaller", "before", "after":
+		return true
+	}
+	return false
+}
+
+// parseQuery splits q into terms (see "Search syntax"). Terms that would
+// match on nothing searchable are left out.
+func parseQuery(q string, loc *time.Location) ([]term, error) {
+	var out []term
+	i := 0
+	for i < len(q) {
+		r, n := utf8.DecodeRuneInString(q[i:])
+		if unicode.IsSpace(r) {
+			i += n
 			continue
 		}
-		end := strings.IndexFunc(q, func(r rune) bool { return unicode.IsSpace(r) || r == '"' })
-		if end < 0 {
-			end = len(q)
+		neg := false
+		if (q[i] == '-' || q[i] == '!') && i+1 < len(q) {
+			if r, _ := utf8.DecodeRuneInString(q[i+1:]); !unicode.IsSpace(r) {
+				neg = true
+				i++
+			}
 		}
-		add(q[:end], true)
-		q = q[end:]
+		if q[i] == '"' {
+			var phrase string
+			phrase, i = readQuoted(q, i)
+			if p, ok := ftsPhrase(phrase, false); ok {
+				out = append(out, term{neg: neg, fts: ftsFreeCols + " : " + p})
+			}
+			continue
+		}
+		end := wordEnd(q, i)
+		word := q[i:end]
+		name, value, colon := strings.Cut(word, ":")
+		name = strings.ToLower(name)
+		if !colon || !isFilter(name) {
+			if p, ok := ftsPhrase(word, true); ok {
+				out = append(out, term{neg: neg, fts: ftsFreeCols + " : " + p})
+			}
+			i = end
+			continue
+		}
+		valPos := i + len(name) + 1
+		quoted := false
+		if value == "" && end < len(q) && q[end] == '"' {
+			value, end = readQuoted(q, end)
+			quoted = true
+		}
+		i = end
+		t, ok, err := filterTerm(name, value, quoted, valPos, loc)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			t.neg = neg
+			out = append(out, t)
+		}
 	}
-	return strings.Join(terms, " ")
+	return out, nil
+}
+
+// wordEnd returns the end of the bare word at q[i:]: the next white space
+// or quote, or len(q).
+func wordEnd(q string, i int) int {
+	if j := strings.IndexFunc(q[i:], func(r rune) bool { return unicode.IsSpace(r) || r == '"' }); j >= 0 {
+		return i + j
+	}
+	return len(q)
+}
+
+// readQuoted reads the quoted string starting at q[i] == '"' and returns
+// its value (\" and \\ unescaped) and the offset after the closing quote
+// (len(q) when it is missing).
+func readQuoted(q string, i int) (string, int) {
+	var b strings.Builder
+	for j := i + 1; j < len(q); j++ {
+		switch c := q[j]; {
+		case c == '"':
+			return b.String(), j + 1
+		case c == '\\' && j+1 < len(q) && (q[j+1] == '"' || q[j+1] == '\\'):
+			b.WriteByte(q[j+1])
+			j++
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), len(q)
+}
+
+// filterTerm builds the term of filter name with value v, which starts at
+// byte pos of the query. ok is false for a value that matches on nothing
+// searchable (no letter or digit).
+func filterTerm(name, v string, quoted bool, pos int, loc *time.Location) (t term, ok bool, err error) {
+	bad := func(format string, args ...any) (term, bool, error) {
+		return term{}, false, &QueryError{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+	}
+	if v == "" && !(name == "inbox" && quoted) {
+		return bad("empty value for %q", name+":")
+	}
+	fts := func(cols, v string) (term, bool, error) {
+		p, ok := ftsPhrase(v, true)
+		return term{fts: cols + " : " + p}, ok, nil
+	}
+	switch name {
+	case "from":
+		return fts("from_addr", v)
+	case "to":
+		return fts("to_addr", v)
+	case "cc":
+		return fts("cc_addr", v)
+	case "bcc":
+		return fts("bcc_addr", v)
+	case "reply-to":
+		return fts("reply_to", v)
+	case "addressed":
+		return fts(ftsAddressedCols, v)
+	case "subject":
+		return fts("subject", v)
+	case "message-id":
+		return fts("message_id", strings.Trim(strings.TrimSpace(v), "<>"))
+	case "tag":
+		return term{cond: "seq IN (SELECT seq FROM message_tags WHERE key = ?)", args: []any{tagKey(cleanTag(v))}}, true, nil
+	case "inbox":
+		return term{cond: "inbox = ?", args: []any{normalizeInbox(v)}}, true, nil
+	case "is":
+		switch strings.ToLower(v) {
+		case "read":
+			return term{cond: "read = 1", negCond: "read = 0"}, true, nil
+		case "unread":
+			return term{cond: "read = 0", negCond: "read = 1"}, true, nil
+		case "tagged":
+			return term{cond: "seq IN (SELECT seq FROM message_tags)"}, true, nil
+		}
+		return bad("bad value %q for \"is:\" (want read, unread or tagged)", v)
+	case "has":
+		switch strings.ToLower(v) {
+		case "attachment", "attachments":
+			return term{cond: "attachments > 0"}, true, nil
+		case "inline", "inlines":
+			return term{cond: "inlines > 0"}, true, nil
+		}
+		return bad("bad value %q for \"has:\" (want attachment or inline)", v)
+	case "larger", "smaller":
+		n, ok := parseSize(v)
+		if !ok {
+			return bad("bad size %q for %q (want a number with an optional unit B, K, KB, M or MB)", v, name+":")
+		}
+		if name == "larger" {
+			return term{cond: "size > ?", args: []any{n}}, true, nil
+		}
+		return term{cond: "size < ?", args: []any{n}}, true, nil
+	case "before", "after":
+		bound, ok := parseDateBound(v, loc, name == "after")
+		if !ok {
+			return bad("bad date %q for %q (want YYYY-MM-DD or an RFC 3339 time)", v, name+":")
+		}
+		if name == "before" {
+			return term{cond: "created < ?", args: []any{bound.UnixNano()}}, true, nil
+		}
+		return term{cond: "created > ?", args: []any{bound.UnixNano()}}, true, nil
+	}
+	return bad("unknown filter %q", name+":") // unreachable: isFilter lists the names above
+}
+
+// ftsPhrase quotes v as an FTS5 phrase (with prefix, the last token
+// matches as a prefix). ok is false when v has no token characters: FTS5
+// would see an empty phrase.
+func ftsPhrase(v string, prefix bool) (string, bool) {
+	if !strings.ContainsFunc(v, isTokenRune) {
+		return "", false
+	}
+	// FTS5 reads a NUL as the end of the query: make it a separator.
+	v = strings.ReplaceAll(v, "\x00", " ")
+	p := `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+	if prefix {
+		p += "*"
+	}
+	return p, true
 }
 
 // isTokenRune reports whether FTS5's unicode61 tokenizer keeps r in a token.
 func isTokenRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r)
+}
+
+// parseSize parses a size such as 100, 1.5K, 2mb or "10 KB" into bytes
+// (1 K = 1024 B).
+func parseSize(v string) (int64, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		mult   float64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"k", 1 << 10}, {"m", 1 << 20}, {"b", 1}} {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = strings.TrimSpace(num), u.mult
+			break
+		}
+	}
+	// Digits with at most one dot: no sign, exponent, hex, Inf or NaN.
+	digits, dots := 0, 0
+	for _, c := range v {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || dots > 1 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f*mult > 1<<53 {
+		return 0, false
+	}
+	return int64(f * mult), true
+}
+
+// parseDateBound returns the instant that before: (after false) or
+// after: (after true) compares the receive time with: for a day, its
+// start (before:) or the start of the next day (after:); for a time,
+// that time.
+func parseDateBound(v string, loc *time.Location, after bool) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	for _, layout := range []string{"2006-01-02", "2006/01/02"} {
+		if d, err := time.ParseInLocation(layout, v, loc); err == nil {
+			if after {
+				// The end of the day: created > last instant of the day is
+				// created >= the start of the next one.
+				return time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc).Add(-time.Nanosecond), true
+			}
+			return d, true
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -53,6 +53,15 @@ type Options struct {
 	MaxMessages   int              // retention: keep at most N (0 = unlimited); oldest pruned
 	MaxAge        time.Duration    // retention: prune messages older than this (0 = keep)
 	PruneInterval time.Duration    // how often the background pruner runs when retention is on; default 1m
+
+	// InboxHeader names the header field that routes a message to an
+	// inbox (after the AUTH user, before plus-addressing; see Insert).
+	// Default "X-Mailsink-Inbox".
+	InboxHeader string
+	// PlusTags tags each message with the +tags of its recipients
+	// (user+tag@host → "tag", user+a+b@host → "a" and "b"), Mailpit's
+	// plus-addressing tags.
+	PlusTags bool
 }
 
 // DB is the message store. It is safe for concurrent use.
@@ -77,16 +86,21 @@ type DB struct {
 	closeErr  error
 }
 
+// readerConns bounds the read pool: enough to keep 2 cores busy while a
+// reader waits on I/O.
+const readerConns = 8
+
 // pragmas returns the DSN query applied to every connection (the "sqlite"
 // driver runs each _pragma on connect).
 func pragmas() string {
 	return url.Values{"_pragma": {
+		// Wait up to 5 s for a lock instead of failing with SQLITE_BUSY at once:
+		// readers and the writer may briefly contend (checkpoints, schema).
+		// First, so that the pragmas after it wait too.
+		"busy_timeout(5000)",
 		// Let freed pages be returned to the OS with PRAGMA incremental_vacuum
 		// (only takes effect when the database file is created).
 		"auto_vacuum(INCREMENTAL)",
-		// Wait up to 5 s for a lock instead of failing with SQLITE_BUSY at once:
-		// readers and the writer may briefly contend (checkpoints, schema).
-		"busy_timeout(5000)",
 		// Write-ahead log: readers never block the writer and vice versa.
 		"journal_mode(WAL)",
 		// fsync the WAL on every commit. Insert returning means SMTP says 250,
@@ -131,6 +145,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if db.opts.PruneInterval <= 0 {
 		db.opts.PruneInterval = time.Minute
 	}
+	if db.opts.InboxHeader == "" {
+		db.opts.InboxHeader = "X-Mailsink-Inbox"
+	}
 
 	if path == ":memory:" {
 		// A pooled ":memory:" gives every connection its own empty database,
@@ -160,7 +177,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 			_ = w.Close() // already failing; the open error is the one to report
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		r.SetMaxIdleConns(4)
+		// A bounded pool: requests beyond it queue in database/sql instead of
+		// opening ever more connections (hundreds of parked waiters would
+		// otherwise each hold one, and WAL has few read-mark slots).
+		r.SetMaxOpenConns(readerConns)
+		r.SetMaxIdleConns(readerConns)
 		db.writer, db.reader = w, r
 	}
 

@@ -55,59 +55,86 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleListMessages: GET /api/v1/messages?start=N&limit=N, newest first.
-func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
-	start, limit, err := paging(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page, err := s.msgs.List(r.Context(), start, limit)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	st, err := s.msgs.Stats(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, toMessagesSummary(st, st.Total, st.Unread, start, page))
+// handleWebUI: GET /api/v1/webui, Mailpit's UI configuration.
+func (s *Server) handleWebUI(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusOK, webUIConfig{Label: s.cfg.Label})
 }
 
-// handleSearch: GET /api/v1/search?query=Q&start=N&limit=N.
-//
-// messages_unread (unread among all matches) needs every match, so the
-// whole result is fetched once and the page cut from it.
+// handleListMessages: GET /api/v1/messages?start=N&limit=N, newest first.
+func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
+	f, err := filterParams(r, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeFind(w, r, f)
+}
+
+// handleSearch: GET /api/v1/search?query=Q&start=N&limit=N&tz=Zone, in
+// Mailpit's search syntax (plus inbox:NAME); a query that does not parse
+// is a 400 naming the position.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	start, limit, err := paging(r)
+	f, err := filterParams(r, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	query, err := searchQuery(r)
+	s.writeFind(w, r, f)
+}
+
+// writeFind answers with one page of f's matches.
+func (s *Server) writeFind(w http.ResponseWriter, r *http.Request, f store.Filter) {
+	page, err := s.msgs.Find(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	all, total, err := s.msgs.Search(r.Context(), query, 0, 0)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	s.writePage(w, r, http.StatusOK, f.Start, page)
+}
+
+// writePage writes page in Mailpit's list shape plus our cursor.
+func (s *Server) writePage(w http.ResponseWriter, r *http.Request, status, start int, page store.Page) {
 	st, err := s.msgs.Stats(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	unread := 0
-	for i := range all {
-		if !all[i].Read {
-			unread++
+	s.writeJSON(w, r, status, toMessagesSummary(st, start, page))
+}
+
+// filterParams reads query (required when search is set), start, limit,
+// after (a cursor) and tz.
+func filterParams(r *http.Request, search bool) (store.Filter, error) {
+	var f store.Filter
+	var err error
+	if f.Start, f.Limit, err = paging(r); err != nil {
+		return f, err
+	}
+	q := r.URL.Query()
+	if search {
+		if f.Query, err = searchQuery(r); err != nil {
+			return f, err
 		}
 	}
-	page := all[min(start, len(all)):min(start+limit, len(all))]
-	s.writeJSON(w, r, http.StatusOK, toMessagesSummary(st, total, unread, start, page))
+	if v := q.Get("after"); v != "" {
+		if f.AfterSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterSeq < 0 {
+			return f, fmt.Errorf("%w: after %q is not a cursor", errBadRequest, v)
+		}
+	}
+	f.TZ, err = timeZone(q.Get("tz"))
+	return f, err
+}
+
+// timeZone loads the tz parameter; "" is UTC.
+func timeZone(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: unknown time zone %q", errBadRequest, name)
+	}
+	return loc, nil
 }
 
 // handleDeleteSearch: DELETE /api/v1/search?query=Q deletes every match.
@@ -117,7 +144,12 @@ func (s *Server) handleDeleteSearch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ids, err := s.matchingIDs(r.Context(), query)
+	tz, err := timeZone(r.URL.Query().Get("tz"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ids, err := s.msgs.FindIDs(r.Context(), store.Filter{Query: query, TZ: tz})
 	if err == nil && len(ids) > 0 {
 		_, err = s.msgs.Delete(r.Context(), ids)
 	}
@@ -145,7 +177,12 @@ func (s *Server) handleSetRead(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := req.IDs
 	if q := strings.TrimSpace(req.Search); q != "" {
-		matches, err := s.matchingIDs(r.Context(), q)
+		tz, err := timeZone(r.URL.Query().Get("tz"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		matches, err := s.msgs.FindIDs(r.Context(), store.Filter{Query: q, TZ: tz})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -186,6 +223,14 @@ func (s *Server) handleDeleteMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// This path is also MailHog's "delete all". MailHog's node client sends
+	// no Accept header and rejects any non-empty body that is not JSON, so
+	// it gets MailHog's empty 200; everyone else gets Mailpit's "ok" (its
+	// clients read it as text and ignore it).
+	if r.Header.Get("Accept") == "" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	writeOK(w)
 }
 
@@ -193,7 +238,20 @@ func (s *Server) handleDeleteMessages(w http.ResponseWriter, r *http.Request) {
 // message marks it read; the reply shows it read.
 func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	m, err := s.getMessage(ctx, r.PathValue("id"))
+	id := r.PathValue("id")
+	if q := strings.TrimSpace(r.URL.Query().Get("query")); q != "" && id == "latest" {
+		// latest?query=…: the newest message matching a search.
+		page, err := s.msgs.Find(ctx, store.Filter{Query: q, Limit: 1})
+		if err == nil && len(page.Messages) == 0 {
+			err = fmt.Errorf("no message matches %q: %w", q, store.ErrNotFound)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		id = page.Messages[0].ID
+	}
+	m, err := s.getMessage(ctx, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -215,6 +273,28 @@ func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 		m.Read = true
 	}
 	s.writeJSON(w, r, http.StatusOK, toMessage(m, sums))
+}
+
+// handleTranscript: GET /api/v1/message/{id}/transcript, the SMTP session
+// that delivered the message (contents and credentials elided).
+func (s *Server) handleTranscript(w http.ResponseWriter, r *http.Request) {
+	m, err := s.getMessage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, nonNil(m.Envelope.Transcript))
+}
+
+// handleReceived: GET /api/v1/message/{id}/received, the Received chain as
+// hops, oldest first, with the delay between them.
+func (s *Server) handleReceived(w http.ResponseWriter, r *http.Request) {
+	m, err := s.getMessage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, store.ReceivedChain(m.Headers))
 }
 
 // handleRaw: GET /api/v1/message/{id}/raw, the stored bytes as they are.
@@ -331,19 +411,6 @@ func (s *Server) getMessage(ctx context.Context, id string) (*store.Message, err
 		return nil, fmt.Errorf("get message: %w", err)
 	}
 	return m, nil
-}
-
-// matchingIDs returns the IDs of every message matching query.
-func (s *Server) matchingIDs(ctx context.Context, query string) ([]string, error) {
-	all, _, err := s.msgs.Search(ctx, query, 0, 0)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	ids := make([]string, 0, len(all))
-	for i := range all {
-		ids = append(ids, all[i].ID)
-	}
-	return ids, nil
 }
 
 // paging reads start (default 0) and limit (default 50, at most maxLimit;

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"mailsink/store"
 	"net/http"
 	"net/url"
 	"slices"
@@ -124,6 +126,7 @@ type messagesSummary struct {
 	Start          int              `json:"start"`
 	Tags           []string         `json:"tags"`
 	Messages       []messageSummary `json:"messages"`
+	Cursor         int64            `json:"cursor"` // ours
 }
 
 type messageSummary struct {
@@ -239,6 +242,9 @@ type message struct {
 		ReceivedAt string `json:"ReceivedAt"`
 		Source     string `json:"Source"`
 	} `json:"Envelope"`
+	Inbox string
+	Links []store.Link
+	Codes []string
 }
 
 type appInformation struct {
@@ -611,6 +617,32 @@ func TestPart(t *testing.T) {
 				t.Errorf("headers = %v, want type %q disposition %q", h, tt.wantType, tt.wantDisp)
 			}
 		})
+	}
+}
+
+// TestDeleteAllMailHogClient: MailHog's node client sends DELETE
+// /api/v1/messages without an Accept header and fails on a non-JSON body,
+// so it must get an empty 200.
+func TestDeleteAllMailHogClient(t *testing.T) {
+	t.Parallel()
+	s := newThree(t)
+	req, err := http.NewRequest(http.MethodDelete, s.ts.URL+"/api/v1/messages", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req) // Go sends no Accept header either
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(body) != 0 {
+		t.Errorf("DELETE without Accept = %d %q, want 200 and an empty body", res.StatusCode, body)
+	}
+	var list messagesSummary
+	s.getJSON(t, "/api/v1/messages", &list)
+	if list.Total != 0 {
+		t.Errorf("%d messages left", list.Total)
 	}
 }
 

@@ -51,9 +51,12 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 // writeError is the one mapping from an error to a response.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var tooBig *http.MaxBytesError
+	var badQuery *store.QueryError
 	switch {
 	case errors.Is(err, errBadRequest):
 		s.writeJSON(w, r, http.StatusBadRequest, errorBody{err.Error()})
+	case errors.As(err, &badQuery):
+		s.writeJSON(w, r, http.StatusBadRequest, errorBody{badQuery.Error()})
 	case errors.Is(err, errNotFound):
 		s.writeJSON(w, r, http.StatusNotFound, errorBody{err.Error()})
 	case errors.Is(err, store.ErrNotFound):

@@ -27,6 +27,9 @@ type messagesSummary struct {
 	Start          int              `json:"start"`
 	Tags           []string         `json:"tags"`
 	Messages       []messageSummary `json:"messages"`
+	// Cursor (ours) is the store's newest sequence number when the list was
+	// made: pass it as after= to see only mail that arrived later.
+	Cursor int64 `json:"cursor"`
 }
 
 // messageSummary is one item of a list or search.
@@ -76,6 +79,11 @@ type message struct {
 	Headers  []store.Header  `json:"Headers"`
 	Findings []store.Finding `json:"Findings"`
 	Envelope store.Envelope  `json:"Envelope"`
+	Inbox    string          `json:"Inbox"`
+	// Links and Codes spare tests a regex: every URL with its anchor text,
+	// and the likely one-time codes.
+	Links []store.Link `json:"Links"`
+	Codes []string     `json:"Codes"`
 }
 
 // listUnsubscribe is the parsed List-Unsubscribe header (RFC 2369/8058).
@@ -132,22 +140,23 @@ type statusBody struct {
 	Status string `json:"status"`
 }
 
-// toMessagesSummary builds the list/search envelope. matches and
-// matchesUnread are messages_count and messages_unread: the whole store
-// for a list, the matches for a search.
-func toMessagesSummary(st store.Stats, matches, matchesUnread, start int, page []store.Summary) messagesSummary {
+// toMessagesSummary builds the list/search envelope: total and unread
+// for the whole store, messages_count and messages_unread for the matches
+// (the whole store for a plain list), and the cursor.
+func toMessagesSummary(st store.Stats, start int, page store.Page) messagesSummary {
 	out := messagesSummary{
 		Total:          st.Total,
 		Unread:         st.Unread,
-		Count:          len(page),
-		MessagesCount:  matches,
-		MessagesUnread: matchesUnread,
+		Count:          len(page.Messages),
+		MessagesCount:  page.Total,
+		MessagesUnread: page.Unread,
 		Start:          start,
 		Tags:           tagNames(st.Tags),
-		Messages:       make([]messageSummary, 0, len(page)),
+		Messages:       make([]messageSummary, 0, len(page.Messages)),
+		Cursor:         page.Cursor,
 	}
-	for i := range page {
-		out.Messages = append(out.Messages, toMessageSummary(&page[i]))
+	for i := range page.Messages {
+		out.Messages = append(out.Messages, toMessageSummary(&page.Messages[i]))
 	}
 	return out
 }
@@ -204,6 +213,9 @@ func toMessage(m *store.Message, sums map[string]checksums) message {
 		Headers:         nonNil(m.Headers),
 		Findings:        nonNil(m.Findings),
 		Envelope:        normalizeEnvelope(m.Envelope),
+		Inbox:           m.Inbox,
+		Links:           store.ExtractLinks(m.Text, m.HTML),
+		Codes:           store.ExtractCodes(m.Subject, m.Text, m.HTML),
 	}
 }
 
@@ -347,4 +359,27 @@ func findPart(p *store.Part, contentID string) (*store.Part, bool) {
 		}
 	}
 	return nil, false
+}
+
+// webUIConfig is Mailpit's WebUIConfiguration. Relay, SpamAssassin and
+// Rspamd do not exist in mailsink (it never sends mail on), so they are off.
+type webUIConfig struct {
+	Label               string       `json:"Label"`
+	MessageRelay        messageRelay `json:"MessageRelay"`
+	SpamAssassin        bool         `json:"SpamAssassin"`
+	Rspamd              bool         `json:"Rspamd"`
+	ChaosEnabled        bool         `json:"ChaosEnabled"`
+	DuplicatesIgnored   bool         `json:"DuplicatesIgnored"`
+	HideDeleteAllButton bool         `json:"HideDeleteAllButton"`
+}
+
+type messageRelay struct {
+	Enabled            bool   `json:"Enabled"`
+	SMTPServer         string `json:"SMTPServer"`
+	ReturnPath         string `json:"ReturnPath"`
+	AllowedRecipients  string `json:"AllowedRecipients"`
+	BlockedRecipients  string `json:"BlockedRecipients"`
+	OverrideFrom       string `json:"OverrideFrom"`
+	PreserveMessageIDs bool   `json:"PreserveMessageIDs"`
+	RecipientAllowlist string `json:"RecipientAllowlist"` // deprecated by Mailpit, still sent
 }

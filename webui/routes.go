@@ -9,27 +9,39 @@ import "io/fs"
 // (see ServeHTTP); every other path is the UI, served from the fs.FS.
 func (s *Server) routes(ui fs.FS) {
 	s.api.HandleFunc("GET /api/v1/info", s.handleInfo)
+	s.api.HandleFunc("GET /api/v1/webui", s.handleWebUI)
 
 	s.api.HandleFunc("GET /api/v1/messages", s.handleListMessages)
 	s.api.HandleFunc("PUT /api/v1/messages", s.handleSetRead)
 	s.api.HandleFunc("DELETE /api/v1/messages", s.handleDeleteMessages)
 
 	s.api.HandleFunc("GET /api/v1/search", s.handleSearch)
+	s.api.HandleFunc("GET /api/v1/wait", s.handleWait)
+
+	s.api.HandleFunc("GET /api/v1/tags", s.handleTags)
+	s.api.HandleFunc("PUT /api/v1/tags", s.handleSetTags)
+	s.api.HandleFunc("PUT /api/v1/tags/{tag}", s.handleRenameTag)
+	s.api.HandleFunc("DELETE /api/v1/tags/{tag}", s.handleDeleteTag)
+	s.api.HandleFunc("GET /api/v1/inboxes", s.handleInboxes)
 	s.api.HandleFunc("DELETE /api/v1/search", s.handleDeleteSearch)
 
 	s.api.HandleFunc("GET /api/v1/message/{id}", s.handleGetMessage)
 	s.api.HandleFunc("GET /api/v1/message/{id}/raw", s.handleRaw)
 	s.api.HandleFunc("GET /api/v1/message/{id}/headers", s.handleHeaders)
 	s.api.HandleFunc("GET /api/v1/message/{id}/part/{part}", s.handlePart)
+	s.api.HandleFunc("GET /api/v1/message/{id}/transcript", s.handleTranscript)
+	s.api.HandleFunc("GET /api/v1/message/{id}/received", s.handleReceived)
 
 	// {file} is "{id}.html" or "{id}.txt": the bodies for the sandboxed
 	// preview iframe, HTML under a strict CSP with cid: links rewritten.
 	s.api.HandleFunc("GET /view/{file}", s.handleView)
 
-	// Later: "GET /api/events", the websocket event stream.
+	s.api.HandleFunc(eventsPath, s.handleEvents)
 
 	s.api.HandleFunc("GET /livez", s.handleLive)
 	s.api.HandleFunc("GET /readyz", s.handleReady)
 
 	s.ui = s.uiHandler(ui)
+	s.mailhogRoutes()
+	s.sendRoutes()
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"mailsink/store"
 )
 
@@ -26,7 +28,8 @@ import (
 type Messages interface {
 	Ping(ctx context.Context) error
 	List(ctx context.Context, start, limit int) ([]store.Summary, error)
-	Search(ctx context.Context, query string, start, limit int) ([]store.Summary, int, error)
+	Find(ctx context.Context, f store.Filter) (store.Page, error)
+	FindIDs(ctx context.Context, f store.Filter) ([]string, error)
 	Stats(ctx context.Context) (store.Stats, error)
 	LatestID(ctx context.Context) (string, error)
 	Get(ctx context.Context, id string) (*store.Message, error)
@@ -35,6 +38,12 @@ type Messages interface {
 	SetRead(ctx context.Context, ids []string, read bool) error
 	Delete(ctx context.Context, ids []string) (int, error)
 	DeleteAll(ctx context.Context) error
+	Insert(ctx context.Context, id string, env store.Envelope, raw []byte) (*store.Summary, error)
+	Tags(ctx context.Context) ([]string, error)
+	SetTags(ctx context.Context, ids []string, tags []string) error
+	RenameTag(ctx context.Context, from, to string) error
+	DeleteTag(ctx context.Context, tag string) error
+	Inboxes(ctx context.Context) ([]store.Inbox, error)
 }
 
 // Config is what the API reports about the running instance.
@@ -42,6 +51,7 @@ type Config struct {
 	Version  string    // reported by /api/v1/info
 	Database string    // path reported by /api/v1/info
 	Started  time.Time // for uptime; zero means the time New was called
+	Label    string    // optional instance label shown by UIs (/api/v1/webui)
 }
 
 // Server is the HTTP handler for the API, the message views and the UI.
@@ -52,12 +62,16 @@ type Server struct {
 	log  *slog.Logger
 	api  *http.ServeMux // every route under /api/ and /view/, plus the probes
 	ui   http.Handler   // everything else
+
+	hub      *Hub // change events for websockets and waiters
+	upgrader *websocket.Upgrader
 }
 
-// New returns a Server that reads messages from msgs and serves the browser
-// UI from ui. log receives request failures (never sent to clients); nil
-// discards them.
-func New(cfg Config, msgs Messages, ui fs.FS, log *slog.Logger) *Server {
+// New returns a Server that reads messages from msgs, streams hub's events
+// and serves the browser UI from ui. hub must receive the store's events
+// (store.Options.Notify = hub.Publish). log receives request failures
+// (never sent to clients); nil discards them.
+func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Server {
 	if cfg.Started.IsZero() {
 		cfg.Started = time.Now()
 	}
@@ -69,6 +83,12 @@ func New(cfg Config, msgs Messages, ui fs.FS, log *slog.Logger) *Server {
 		msgs: msgs,
 		log:  log,
 		api:  http.NewServeMux(),
+
+		hub:      hub,
+		upgrader: newUpgrader(),
+	}
+	if hub.stats == nil {
+		hub.stats = msgs.Stats
 	}
 	s.routes(ui)
 	return s

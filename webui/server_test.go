@@ -24,12 +24,15 @@ import (
 type testServer struct {
 	ts  *httptest.Server
 	db  *store.DB
+	hub *webui.Hub
 	log *syncBuffer
 }
 
 func newTestServer(tb testing.TB) *testServer {
 	tb.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "mail.db"), store.Options{})
+	hub := webui.NewHub(nil)
+	tb.Cleanup(hub.Close)
+	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "mail.db"), store.Options{Notify: hub.Publish})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -38,11 +41,12 @@ func newTestServer(tb testing.TB) *testServer {
 			tb.Errorf("close store: %v", err)
 		}
 	})
-	return startServer(tb, db, db)
+	return startServer(tb, db, db, hub)
 }
 
-// startServer serves msgs; db (may be nil) is kept for the test to insert.
-func startServer(tb testing.TB, msgs webui.Messages, db *store.DB) *testServer {
+// startServer serves msgs; db (may be nil) is kept for the test to insert;
+// hub nil gets a fresh one.
+func startServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hub) *testServer {
 	tb.Helper()
 	logs := &syncBuffer{}
 	ui := fstest.MapFS{
@@ -55,10 +59,14 @@ func startServer(tb testing.TB, msgs webui.Messages, db *store.DB) *testServer {
 		"assets/x.json": {Data: []byte("{}")},
 	}
 	cfg := webui.Config{Version: "v1.2.3-test", Database: "/data/mail.db", Started: time.Now().Add(-time.Hour)}
-	srv := webui.New(cfg, msgs, ui, slog.New(slog.NewTextHandler(logs, nil)))
+	if hub == nil {
+		hub = webui.NewHub(nil)
+		tb.Cleanup(hub.Close)
+	}
+	srv := webui.New(cfg, msgs, hub, ui, slog.New(slog.NewTextHandler(logs, nil)))
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &testServer{ts: ts, db: db, log: logs}
+	return &testServer{ts: ts, db: db, hub: hub, log: logs}
 }
 
 // insert stores raw under id with a fixed envelope.
@@ -98,7 +106,8 @@ func (s *testServer) do(tb testing.TB, method, path string, body io.Reader) resp
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := *s.ts.Client() // a copy: the shared client follows redirects
+	req.Header.Set("Accept", "*/*") // as fetch, curl and browsers send it
+	client := *s.ts.Client()        // a copy: the shared client follows redirects
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	res, err := client.Do(req)
 	if err != nil {
@@ -329,16 +338,23 @@ func (f failing) Ping(context.Context) error { return f.err }
 func (f failing) List(context.Context, int, int) ([]store.Summary, error) {
 	return nil, f.err
 }
-func (f failing) Search(context.Context, string, int, int) ([]store.Summary, int, error) {
-	return nil, 0, f.err
+func (f failing) Find(context.Context, store.Filter) (store.Page, error)  { return store.Page{}, f.err }
+func (f failing) FindIDs(context.Context, store.Filter) ([]string, error) { return nil, f.err }
+func (f failing) Tags(context.Context) ([]string, error)                  { return nil, f.err }
+func (f failing) SetTags(context.Context, []string, []string) error       { return f.err }
+func (f failing) RenameTag(context.Context, string, string) error         { return f.err }
+func (f failing) DeleteTag(context.Context, string) error                 { return f.err }
+func (f failing) Inboxes(context.Context) ([]store.Inbox, error)          { return nil, f.err }
+func (f failing) Stats(context.Context) (store.Stats, error)              { return store.Stats{}, f.err }
+func (f failing) LatestID(context.Context) (string, error)                { return "", f.err }
+func (f failing) Get(context.Context, string) (*store.Message, error)     { return nil, f.err }
+func (f failing) Raw(context.Context, string) ([]byte, error)             { return nil, f.err }
+func (f failing) SetRead(context.Context, []string, bool) error           { return f.err }
+func (f failing) Delete(context.Context, []string) (int, error)           { return 0, f.err }
+func (f failing) DeleteAll(context.Context) error                         { return f.err }
+func (f failing) Insert(context.Context, string, store.Envelope, []byte) (*store.Summary, error) {
+	return nil, f.err
 }
-func (f failing) Stats(context.Context) (store.Stats, error)          { return store.Stats{}, f.err }
-func (f failing) LatestID(context.Context) (string, error)            { return "", f.err }
-func (f failing) Get(context.Context, string) (*store.Message, error) { return nil, f.err }
-func (f failing) Raw(context.Context, string) ([]byte, error)         { return nil, f.err }
-func (f failing) SetRead(context.Context, []string, bool) error       { return f.err }
-func (f failing) Delete(context.Context, []string) (int, error)       { return 0, f.err }
-func (f failing) DeleteAll(context.Context) error                     { return f.err }
 func (f failing) Part(context.Context, string, string) (*store.Part, []byte, error) {
 	return nil, nil, f.err
 }
@@ -346,7 +362,7 @@ func (f failing) Part(context.Context, string, string) (*store.Part, []byte, err
 func TestStoreErrorIsInternalAndNotLeaked(t *testing.T) {
 	t.Parallel()
 	const secret = "disk I/O error at /var/secret/mail.db"
-	s := startServer(t, failing{err: errors.New(secret)}, nil)
+	s := startServer(t, failing{err: errors.New(secret)}, nil, nil)
 	tests := []struct{ method, path, body string }{
 		{"GET", "/api/v1/messages", ""},
 		{"GET", "/api/v1/search?query=x", ""},

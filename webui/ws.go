@@ -1,0 +1,79 @@
+package webui
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+const (
+	writeWait  = 10 * time.Second  // a write must finish within this
+	pongWait   = 60 * time.Second  // the client must answer pings within this
+	pingPeriod = pongWait * 9 / 10 // how often we ping
+	maxInbound = 4096              // clients send nothing we read; cap what they may
+	wsBuffer   = 4096              // read/write buffer sizes
+	eventsPath = "GET /api/events" // Mailpit's event stream
+)
+
+// newUpgrader builds the websocket upgrader. The default CheckOrigin
+// (same origin only) stays: another site's page must not read our mail.
+func newUpgrader() *websocket.Upgrader {
+	return &websocket.Upgrader{ReadBufferSize: wsBuffer, WriteBufferSize: wsBuffer}
+}
+
+// handleEvents streams change events as {"Type","Data"} JSON frames:
+// new, update, delete, truncate and stats. One goroutine reads (and
+// discards, keeping the pong deadline fresh), this one owns every write.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	sub := s.hub.subscribe()
+	if sub == nil {
+		s.writeError(w, r, fmt.Errorf("%w: shutting down", errUnavailable))
+		return
+	}
+	defer s.hub.unsubscribe(sub)
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has already answered the client
+	}
+	defer conn.Close()
+
+	conn.SetReadLimit(maxInbound)
+	conn.SetReadDeadline(time.Now().Add(pongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	for {
+		select {
+		case b, ok := <-sub.c:
+			conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if !ok {
+				// Dropped as too slow, or the hub closed: say goodbye; the
+				// client reconnects and resyncs.
+				conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+				return
+			}
+			if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				return
+			}
+		case <-ping.C:
+			conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				return
+			}
+		case <-readerDone:
+			return
+		}
+	}
+}

@@ -37,6 +37,8 @@ type config struct {
 	Users           map[string]string
 	MaxMessages     int
 	MaxAge          duration
+	InboxHeader     string
+	PlusTags        bool
 	LogLevel        slog.Level
 	LogFormat       string
 }
@@ -67,6 +69,8 @@ func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key matching --tls-cert")
 	fs.StringVar(&cfg.SMTPAuth, "smtp-auth", "any", "SMTP AUTH policy: any (offered, any credentials, optional), none (not offered), require (any credentials, required), users=FILE (only FILE's user:password lines, required)")
 	fs.IntVar(&cfg.MaxMessages, "max-messages", 0, "keep at most this many messages, pruning the oldest; 0 = unlimited")
+	fs.StringVar(&cfg.InboxHeader, "inbox-header", "X-Mailsink-Inbox", "header that names a message's inbox (after the AUTH user, before a recipient's +tag)")
+	fs.BoolVar(&cfg.PlusTags, "tags-plus-addressing", false, "tag messages with the +tag of their recipients (user+tag@example.test), as Mailpit's option of that name")
 	fs.Var(&cfg.MaxAge, "max-age", "prune messages older than this (Go duration, or Nd for days); 0 = keep forever")
 	fs.Func("log-level", "log level: debug, info, warn or error (default info)", func(s string) error {
 		return cfg.LogLevel.UnmarshalText([]byte(s))

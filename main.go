@@ -134,6 +134,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Log:         log.With("component", "store"),
 		MaxMessages: cfg.MaxMessages,
 		MaxAge:      time.Duration(cfg.MaxAge),
+		InboxHeader: cfg.InboxHeader,
+		PlusTags:    cfg.PlusTags,
 	})
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", cfg.DBPath, err)

@@ -756,3 +756,83 @@ func TestMaxMessagesFlag(t *testing.T) {
 		t.Errorf("after 3 messages with MAILSINK_MAX_MESSAGES=2: total %d, subjects %v", list.Total, subjects)
 	}
 }
+
+// TestInboxesEndToEnd routes mail into inboxes the three ways the SMTP side
+// offers (AUTH user, header, +tag), then lists, searches, waits in and
+// clears one inbox without touching the others.
+func TestInboxesEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"MAILSINK_TAGS_PLUS_ADDRESSING": "true"})
+
+	c, err := smtp.Dial(s.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(smtp.PlainAuth("", "ci-job-1", "x", "127.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("app@app.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: by auth\r\n\r\nx\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+
+	raw := dialSMTP(t, s.smtp)
+	raw.cmd(250, "EHLO inbox.test")
+	raw.sendBDAT("app@app.test", "bob@example.test", []byte("Subject: by header\r\nX-Mailsink-Inbox: Job-2\r\n\r\nx\r\n"))
+	raw.sendBDAT("app@app.test", "bob+job3@example.test", []byte("Subject: by plus\r\n\r\nx\r\n"))
+	raw.sendBDAT("app@app.test", "bob@example.test", []byte("Subject: default\r\n\r\nx\r\n"))
+
+	var inboxes []struct {
+		Name          string
+		Total, Unread int
+	}
+	getJSON(t, s.url("/api/v1/inboxes"), &inboxes)
+	got := map[string]int{}
+	for _, in := range inboxes {
+		got[in.Name] = in.Total
+	}
+	if len(got) != 4 || got["ci-job-1"] != 1 || got["job-2"] != 1 || got["job3"] != 1 || got[""] != 1 {
+		t.Errorf("inboxes = %+v", inboxes)
+	}
+	var list listReply
+	getJSON(t, s.url("/api/v1/search?query=inbox:job3"), &list)
+	if len(list.Messages) != 1 || list.Messages[0].Subject != "by plus" {
+		t.Errorf("inbox:job3 = %+v", list.Messages)
+	}
+	var tagged struct{ Tags []string }
+	getJSON(t, s.url("/api/v1/message/"+list.Messages[0].ID), &tagged)
+	if len(tagged.Tags) != 1 || tagged.Tags[0] != "job3" {
+		t.Errorf("plus-address tag = %v, want [job3]", tagged.Tags)
+	}
+
+	var waited listReply
+	getJSON(t, s.url("/api/v1/wait?query=inbox:job-2&timeout=5s"), &waited)
+	if len(waited.Messages) != 1 || waited.Messages[0].Subject != "by header" {
+		t.Errorf("wait in inbox job-2 = %+v", waited.Messages)
+	}
+
+	req, _ := http.NewRequest(http.MethodDelete, s.url("/api/v1/search?query=inbox:ci-job-1"), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete inbox: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	getJSON(t, s.url("/api/v1/messages"), &list)
+	if list.Total != 3 {
+		t.Errorf("after clearing one inbox %d messages remain, want 3", list.Total)
+	}
+}

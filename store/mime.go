@@ -61,6 +61,13 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 
 	m.Findings = append(m.Findings, scanRaw(raw, env)...)
 	m.Findings = append(m.Findings, headerFindings(hdr)...)
+	if open := unclosedBoundaries(raw); len(open) > 0 {
+		text := fmt.Sprintf("multipart boundary %q is never closed; parsed as if closed at the end", open[0])
+		if len(open) > 1 {
+			text = fmt.Sprintf("%d multipart boundaries are never closed (innermost %q); parsed as if closed at the end", len(open), open[0])
+		}
+		m.Findings = append(m.Findings, Finding{Code: "unclosed-boundary", Text: text})
+	}
 
 	e, skipped, err := db.readEnvelope(raw)
 	if skipped > 0 {
@@ -128,7 +135,7 @@ func (db *DB) readEnvelopeAt(raw []byte) (e *enmime.Envelope, err error) {
 			e, err = nil, fmt.Errorf("enmime panic: %v", r)
 		}
 	}()
-	root, err := db.parser.ReadParts(bytes.NewReader(raw))
+	root, err := db.parser.ReadParts(bytes.NewReader(withClosedBoundaries(raw)))
 	if err != nil {
 		return nil, fmt.Errorf("mime parse: %w", err)
 	}

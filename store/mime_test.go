@@ -113,7 +113,7 @@ func TestFindings(t *testing.T) {
 		{"eight-bit", func(e *store.Envelope) { e.SMTPUTF8 = true }, []string{}},
 		{"eight-bit", func(e *store.Envelope) { e.Source = "api" }, []string{}},
 		{"no-date-no-msgid", nil, []string{"missing-date", "missing-message-id", "mime-plain-text-from-html"}},
-		{"broken-boundary", nil, []string{"mime-malformed-base64", "mime-missing-boundary"}},
+		{"broken-boundary", nil, []string{"mime-malformed-base64", "unclosed-boundary"}},
 		{"garbage", nil, []string{"8bit-without-8bitmime", "bare-lf", "bare-cr", "enmime", "missing-date", "missing-message-id", "nul-byte"}},
 		// Well-formed shapes: only enmime's notes about what is missing.
 		{"forwarded-rfc822-attachment", nil, []string{}},

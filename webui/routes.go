@@ -37,6 +37,7 @@ func (s *Server) routes(ui fs.FS) {
 	s.api.HandleFunc("GET /view/{file}", s.handleView)
 
 	s.api.HandleFunc(eventsPath, s.handleEvents)
+	s.api.HandleFunc(mailhogWS, s.handleMailhogEvents)
 
 	s.api.HandleFunc("GET /livez", s.handleLive)
 	s.api.HandleFunc("GET /readyz", s.handleReady)
@@ -44,4 +45,5 @@ func (s *Server) routes(ui fs.FS) {
 	s.ui = s.uiHandler(ui)
 	s.mailhogRoutes()
 	s.sendRoutes()
+	s.openapiRoutes()
 }

@@ -60,7 +60,7 @@ type Server struct {
 	cfg  Config
 	msgs Messages
 	log  *slog.Logger
-	api  *http.ServeMux // every route under /api/ and /view/, plus the probes
+	api  *routeMux      // every route under /api/ and /view/, plus the probes
 	ui   http.Handler   // everything else
 
 	hub      *Hub // change events for websockets and waiters
@@ -82,7 +82,7 @@ func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Serve
 		cfg:  cfg,
 		msgs: msgs,
 		log:  log,
-		api:  http.NewServeMux(),
+		api:  &routeMux{ServeMux: http.NewServeMux()},
 
 		hub:      hub,
 		upgrader: newUpgrader(),

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -15,6 +16,7 @@ const (
 	maxInbound = 4096              // clients send nothing we read; cap what they may
 	wsBuffer   = 4096              // read/write buffer sizes
 	eventsPath = "GET /api/events" // Mailpit's event stream
+	mailhogWS  = "GET /api/v2/websocket"
 )
 
 // newUpgrader builds the websocket upgrader. The default CheckOrigin
@@ -24,9 +26,35 @@ func newUpgrader() *websocket.Upgrader {
 }
 
 // handleEvents streams change events as {"Type","Data"} JSON frames:
-// new, update, delete, truncate and stats. One goroutine reads (and
-// discards, keeping the pong deadline fresh), this one owns every write.
+// new, update, delete, truncate and stats (Mailpit's /api/events).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.serveSocket(w, r, func(ev []byte) ([]byte, bool) { return ev, true })
+}
+
+// handleMailhogEvents is MailHog's /api/v2/websocket: each new message,
+// as a MailHog message object; nothing else.
+func (s *Server) handleMailhogEvents(w http.ResponseWriter, r *http.Request) {
+	s.serveSocket(w, r, func(ev []byte) ([]byte, bool) {
+		var e struct {
+			Type string
+			Data struct{ ID string }
+		}
+		if json.Unmarshal(ev, &e) != nil || e.Type != "new" {
+			return nil, false
+		}
+		m, err := s.mailhogMessage(r.Context(), e.Data.ID)
+		if err != nil {
+			return nil, false // deleted meanwhile, or the store failed: skip it
+		}
+		b, err := json.Marshal(m)
+		return b, err == nil
+	})
+}
+
+// serveSocket upgrades to a websocket and sends each hub event through
+// frame (which may drop it). One goroutine reads (and discards, keeping
+// the pong deadline fresh); this one owns every write.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, frame func([]byte) ([]byte, bool)) {
 	sub := s.hub.subscribe()
 	if sub == nil {
 		s.writeError(w, r, fmt.Errorf("%w: shutting down", errUnavailable))
@@ -56,14 +84,19 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	for {
 		select {
-		case b, ok := <-sub.c:
-			conn.SetWriteDeadline(time.Now().Add(writeWait))
+		case ev, ok := <-sub.c:
 			if !ok {
 				// Dropped as too slow, or the hub closed: say goodbye; the
 				// client reconnects and resyncs.
+				conn.SetWriteDeadline(time.Now().Add(writeWait))
 				conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
 				return
 			}
+			b, send := frame(ev)
+			if !send {
+				continue
+			}
+			conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
 				return
 			}

@@ -163,3 +163,31 @@ func storeEvent(i int, subject string) store.Event {
 func storeEventOfType(typ string) store.Event {
 	return store.Event{Type: typ, Data: map[string]any{"IDs": []string{"x"}}}
 }
+
+func TestMailhogWebsocket(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	url := "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/api/v2/websocket"
+	c, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {s.ts.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s.insert(t, "hog", "From: a@example.test\nTo: b@example.test\nSubject: oink\n\nmud\n")
+	s.do(t, http.MethodPut, "/api/v1/messages", strings.NewReader(`{"IDs":["hog"],"Read":true}`)) // not sent on this socket
+	s.insert(t, "hog2", "Subject: second\n\nx\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []string{"hog", "hog2"} {
+		var m struct {
+			ID      string
+			Content struct{ Headers map[string][]string }
+			Raw     struct{ From string }
+		}
+		if err := c.ReadJSON(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.ID != want || m.Raw.From != "bounce@example.test" {
+			t.Errorf("frame = %+v, want message %s in MailHog shape", m, want)
+		}
+	}
+}

@@ -31,6 +31,8 @@ func (s *Server) routes(ui fs.FS) {
 	s.api.HandleFunc("GET /api/v1/message/{id}/part/{part}", s.handlePart)
 	s.api.HandleFunc("GET /api/v1/message/{id}/transcript", s.handleTranscript)
 	s.api.HandleFunc("GET /api/v1/message/{id}/received", s.handleReceived)
+	s.api.HandleFunc("GET /api/v1/message/{id}/link-check", s.handleLinkCheck)
+	s.api.HandleFunc("POST /api/v1/message/{id}/release", s.handleRelease)
 
 	// {file} is "{id}.html" or "{id}.txt": the bodies for the sandboxed
 	// preview iframe, HTML under a strict CSP with cid: links rewritten.

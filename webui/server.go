@@ -60,8 +60,8 @@ type Server struct {
 	cfg  Config
 	msgs Messages
 	log  *slog.Logger
-	api  *routeMux      // every route under /api/ and /view/, plus the probes
-	ui   http.Handler   // everything else
+	api  *routeMux    // every route under /api/ and /view/, plus the probes
+	ui   http.Handler // everything else
 
 	hub      *Hub // change events for websockets and waiters
 	upgrader *websocket.Upgrader

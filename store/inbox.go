@@ -132,18 +132,7 @@ func (db *DB) Inboxes(ctx context.Context) ([]Inbox, error) {
 // "delete" event lists their IDs.
 func (db *DB) DeleteInbox(ctx context.Context, name string) (int, error) {
 	name = normalizeInbox(name)
-	var n int
-	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
-		deleted, err := deleteReturning(ctx, tx, `DELETE FROM messages WHERE inbox = ? RETURNING seq, id`, name)
-		if err != nil {
-			return nil, err
-		}
-		n = len(deleted)
-		if n == 0 {
-			return nil, nil
-		}
-		return []Event{{Type: "delete", Data: map[string]any{"IDs": deleted}}}, nil
-	})
+	n, err := db.deleteWhere(ctx, `inbox = ?`, name)
 	if err != nil {
 		return 0, fmt.Errorf("delete inbox %q: %w", name, err)
 	}

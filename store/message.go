@@ -510,10 +510,19 @@ func (db *DB) Delete(ctx context.Context, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	n, err := db.deleteWhere(ctx, `id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	if err != nil {
+		return 0, fmt.Errorf("delete messages: %w", err)
+	}
+	return n, nil
+}
+
+// deleteWhere deletes the messages matching cond in one transaction and
+// sends one "delete" event listing them.
+func (db *DB) deleteWhere(ctx context.Context, cond string, args ...any) (int, error) {
 	var n int
 	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
-		deleted, err := deleteReturning(ctx, tx,
-			`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq, id`, jsonIDs(ids))
+		deleted, err := deleteReturning(ctx, tx, `DELETE FROM messages WHERE `+cond+` RETURNING seq, id`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -523,10 +532,7 @@ func (db *DB) Delete(ctx context.Context, ids []string) (int, error) {
 		}
 		return []Event{{Type: "delete", Data: map[string]any{"IDs": deleted}}}, nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("delete messages: %w", err)
-	}
-	return n, nil
+	return n, err
 }
 
 // deleteReturning runs a DELETE FROM messages … RETURNING seq, id and

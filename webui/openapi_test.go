@@ -504,6 +504,9 @@ func TestOpenAPIMatchesReplies(t *testing.T) {
 
 	// Link checks must stay on this machine: m4 links to the server itself.
 	s.insert(t, "m4", "From: x@example.test\nSubject: links\n\nsee "+s.ts.URL+"/livez\n")
+	// m5's HTML draws warnings, with notes, for the html-check reply.
+	s.insert(t, "m5", "From: x@example.test\nSubject: html\nContent-Type: text/html\n\n"+
+		`<style>@media (max-width: 600px) { a:hover { color: red } }</style><div style="display:flex"><video src="a.mp4"></video><script>x()</script></div>`+"\n")
 
 	var m1 struct{ Attachments, Inline []struct{ PartID string } }
 	if res := s.get(t, "/api/v1/message/m1"); res.status != http.StatusOK || json.Unmarshal(res.body, &m1) != nil {
@@ -558,6 +561,9 @@ func TestOpenAPIMatchesReplies(t *testing.T) {
 		{"GET", "/api/v1/message/{id}/link-check", "/api/v1/message/m4/link-check?follow=true", "", 200},
 		{"GET", "/api/v1/message/{id}/link-check", "/api/v1/message/m4/link-check?follow=maybe", "", 400},
 		{"GET", "/api/v1/message/{id}/link-check", "/api/v1/message/no-such-id/link-check", "", 404},
+		{"GET", "/api/v1/message/{id}/html-check", "/api/v1/message/m5/html-check", "", 200},
+		{"GET", "/api/v1/message/{id}/html-check", "/api/v1/message/m2/html-check", "", 400},
+		{"GET", "/api/v1/message/{id}/html-check", "/api/v1/message/no-such-id/html-check", "", 404},
 		{"POST", "/api/v1/message/{id}/release", "/api/v1/message/m1/release", `{"To":["x@example.test"]}`, 400},
 		{"POST", "/api/v1/message/{id}/release", "/api/v1/message/no-such-id/release", "", 404},
 		{"GET", "/view/{file}", "/view/m1.html", "", 200},

@@ -32,6 +32,7 @@ func (s *Server) routes(ui fs.FS) {
 	s.api.HandleFunc("GET /api/v1/message/{id}/transcript", s.handleTranscript)
 	s.api.HandleFunc("GET /api/v1/message/{id}/received", s.handleReceived)
 	s.api.HandleFunc("GET /api/v1/message/{id}/link-check", s.handleLinkCheck)
+	s.api.HandleFunc("GET /api/v1/message/{id}/html-check", s.handleHTMLCheck)
 	s.api.HandleFunc("POST /api/v1/message/{id}/release", s.handleRelease)
 
 	// {file} is "{id}.html" or "{id}.txt": the bodies for the sandboxed

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -65,6 +66,10 @@ type Server struct {
 
 	hub      *Hub // change events for websockets and waiters
 	upgrader *websocket.Upgrader
+
+	// cie parses the embedded caniemail data on first use (about 8 ms) and
+	// keeps it: only html-check needs it, start-up should not pay for it.
+	cie func() (*cieData, error)
 }
 
 // New returns a Server that reads messages from msgs, streams hub's events
@@ -86,6 +91,7 @@ func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Serve
 
 		hub:      hub,
 		upgrader: newUpgrader(),
+		cie:      sync.OnceValues(func() (*cieData, error) { return parseCaniemail(caniemailJSON) }),
 	}
 	if hub.stats == nil {
 		hub.stats = msgs.Stats

@@ -153,8 +153,36 @@ test('mailpit-api against mailsink', async (t) => {
     await mailpit.deleteMessages({ IDs: [sent.ID] });
   });
 
-  await t.test('htmlCheck', { todo: 'HTML compatibility check needs the caniemail data set; not implemented yet' }, async () => {
-    await mailpit.htmlCheck();
+  await t.test('htmlCheck', async () => {
+    const sent = await mailpit.sendMessage({
+      From: { Email: 'html@app.test' }, To: [{ Email: 'z@example.test' }], Subject: 'HTML check',
+      HTML: '<style>a:hover { color: red }</style><div style="display:flex"><video src="v.mp4"></video></div>',
+    });
+    const check = await mailpit.htmlCheck(sent.ID);
+    assert.ok(check.Platforms.windows.includes('Outlook'));
+    for (const k of ['Nodes', 'Tests', 'Supported', 'Partial', 'Unsupported']) {
+      assert.equal(typeof check.Total[k], 'number', `Total.${k}`);
+    }
+    // div and video; a leading <style> goes to <head>, which Mailpit does not count.
+    assert.equal(check.Total.Nodes, 2);
+    assert.ok(check.Total.Unsupported > 0);
+    const slugs = check.Warnings.map((w) => w.Slug);
+    for (const slug of ['css-display-flex', 'html-video', 'css-pseudo-class-hover']) {
+      assert.ok(slugs.includes(slug), `${slug} in ${slugs}`);
+    }
+    const flex = check.Warnings.find((w) => w.Slug === 'css-display-flex');
+    assert.equal(flex.Category, 'css');
+    assert.equal(flex.Score.Found, 1);
+    assert.equal(flex.Results.find((r) => r.Family === 'outlook' && r.Platform === 'windows').Support, 'no');
+    for (const w of check.Warnings) {
+      assert.ok(['css', 'html'].includes(w.Category));
+      assert.ok(Array.isArray(w.Tags) && typeof w.NotesByNumber === 'object');
+      for (const r of w.Results) assert.ok(['yes', 'no', 'partial'].includes(r.Support));
+    }
+    const latest = await mailpit.htmlCheck();
+    assert.deepEqual(latest.Warnings.map((w) => w.Slug), slugs);
+    await mailpit.deleteMessages({ IDs: [sent.ID] });
+    await assert.rejects(mailpit.htmlCheck(sent.ID));
   });
 
   await t.test('delete by search, by IDs, all', async () => {

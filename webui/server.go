@@ -174,9 +174,15 @@ func (s *Server) uiHandler(ui fs.FS) http.Handler {
 			s.writeError(w, r, errMethodNotAllowed)
 			return
 		}
-		// Hook for the UI issue: the UI page's Content-Security-Policy
-		// (and any other UI-only headers) are set here.
-		w.Header().Set("Cache-Control", "no-cache")
+		// The app's own pages: scripts, styles and frames from our origin
+		// only (no inline script or style), the websocket for live events,
+		// and email HTML only ever inside the sandboxed /view/ iframe.
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; "+
+			"script-src 'self'; connect-src 'self' ws: wss:; frame-src 'self'; object-src 'none'; "+
+			"base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
 }

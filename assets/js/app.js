@@ -1,50 +1,149 @@
-// A minimal inbox list over the JSON API. The full UI comes with the web UI
-// issue; untrusted text only ever enters the DOM through textContent.
+// Entry point: registers the components, starts the live stream, routes
+// #/ and #/message/ID/tab, wires the toolbar and the keyboard shortcuts.
 
-/** @param {{Name: string, Address: string}|null} a */
-function addr(a) {
-  if (!a) return '';
-  return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
-}
+import { registerMessageList } from './components/message-list.js';
+import { registerMessageView } from './components/message-view.js';
+import { Live } from './live.js';
+import { setRead, deleteMessages, deleteAll } from './api.js';
 
-/** @param {string} text @param {string} [href] */
-function cell(text, href) {
-  const td = document.createElement('td');
-  if (href) {
-    const link = document.createElement('a');
-    link.href = href;
-    link.textContent = text;
-    td.append(link);
-  } else {
-    td.textContent = text;
+/**
+ * Parses the hash route.
+ * @param {string} hash
+ * @returns {{id: string, tab: string}|null} null for the list
+ */
+export function parseRoute(hash) {
+  const m = /^#\/message\/([^/]+)(?:\/([a-z]*))?$/.exec(hash);
+  if (!m) return null;
+  try {
+    return { id: decodeURIComponent(m[1]), tab: m[2] ?? '' };
+  } catch {
+    return null;
   }
-  return td;
 }
 
-async function refresh() {
-  const res = await fetch('api/v1/messages?start=0&limit=100');
-  if (!res.ok) throw new Error(`list: ${res.status}`);
-  const data = await res.json();
-  const body = document.querySelector('#list tbody');
-  body.replaceChildren(...data.messages.map((m) => {
-    const tr = document.createElement('tr');
-    if (!m.Read) tr.className = 'unread';
-    tr.append(
-      cell(addr(m.From)),
-      cell(m.To.map(addr).join(', ')),
-      cell(m.Subject || '(no subject)', `api/v1/message/${encodeURIComponent(m.ID)}/raw`),
-      cell(new Date(m.Created).toLocaleString()),
-      cell(`${m.Size} B`),
-    );
-    tr.lastChild.className = 'size';
-    return tr;
-  }));
-  document.querySelector('#empty').hidden = data.messages.length > 0;
-  document.querySelector('#count').textContent = `${data.total} messages, ${data.unread} unread`;
-  document.title = data.unread ? `(${data.unread}) mailsink` : 'mailsink';
+function start() {
+  registerMessageList();
+  registerMessageView();
+
+  const list = /** @type {import('./components/message-list.js').MessageList} */ (document.querySelector('message-list'));
+  const view = /** @type {import('./components/message-view.js').MessageView} */ (document.querySelector('message-view'));
+  const search = /** @type {HTMLInputElement} */ (document.querySelector('#search'));
+  const status = /** @type {HTMLElement} */ (document.querySelector('#live'));
+  const counter = /** @type {HTMLElement} */ (document.querySelector('#count'));
+  const notice = /** @type {HTMLElement} */ (document.querySelector('#notice'));
+
+  /** @param {string} msg */
+  const fail = (msg) => {
+    notice.textContent = msg;
+    notice.hidden = !msg;
+  };
+
+  document.addEventListener('counts', (e) => {
+    const { total, unread } = /** @type {CustomEvent} */ (e).detail;
+    counter.textContent = `${total} messages, ${unread} unread`;
+    document.title = unread ? `(${unread}) mailsink` : 'mailsink';
+  });
+  document.addEventListener('failure', (e) => fail(/** @type {CustomEvent} */ (e).detail.message));
+  document.addEventListener('selection', (e) => {
+    const n = /** @type {CustomEvent} */ (e).detail.ids.length;
+    for (const b of document.querySelectorAll('[data-needs-selection]')) /** @type {HTMLButtonElement} */ (b).disabled = n === 0;
+  });
+
+  const route = () => {
+    const r = parseRoute(location.hash);
+    document.body.classList.toggle('viewing', !!r);
+    if (r) {
+      list.openID = r.id;
+      view.show(r.id, r.tab);
+    } else {
+      list.openID = '';
+      view.clear();
+    }
+  };
+  window.addEventListener('hashchange', route);
+
+  document.querySelector('#search-form')?.addEventListener('submit', (e) => {
+    e.preventDefault();
+    list.search(search.value);
+  });
+  search.addEventListener('search', () => { // the clear (×) button
+    if (!search.value && list.query) list.search('');
+  });
+
+  /** @param {() => Promise<unknown>} fn */
+  const act = async (fn) => {
+    try {
+      fail('');
+      await fn();
+    } catch (err) {
+      fail(String(err.message ?? err));
+    }
+  };
+  document.querySelector('#toolbar')?.addEventListener('click', (e) => {
+    const b = /** @type {HTMLElement} */ (e.target).closest('button');
+    const ids = list.checkedIDs;
+    switch (b?.dataset.action) {
+      case 'read': act(() => setRead(ids, true)); break;
+      case 'unread': act(() => setRead(ids, false)); break;
+      case 'delete': act(() => deleteMessages(ids)); break;
+      case 'delete-all':
+        if (window.confirm('Delete every message?')) act(() => deleteAll());
+        break;
+      case 'refresh': list.load(); break;
+      default:
+    }
+  });
+
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = /** @type {HTMLElement} */ (e.target);
+    const typing = t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t.isContentEditable;
+    if (e.key === 'Escape') {
+      if (typing) t.blur();
+      else if (location.hash.startsWith('#/message/')) location.hash = '#/';
+      return;
+    }
+    if (typing) return;
+    switch (e.key) {
+      case 'j': list.move(1); break;
+      case 'k': list.move(-1); break;
+      case 'Enter': {
+        const id = list.cursorID;
+        if (id && !(t instanceof HTMLAnchorElement || t instanceof HTMLButtonElement)) {
+          location.hash = `#/message/${encodeURIComponent(id)}/`;
+        } else return;
+        break;
+      }
+      case '/': search.focus(); break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+
+  const live = new Live();
+  live.addEventListener('new', (e) => list.onNew(/** @type {CustomEvent} */ (e).detail));
+  live.addEventListener('update', (e) => list.onUpdate(/** @type {CustomEvent} */ (e).detail));
+  live.addEventListener('delete', (e) => {
+    const d = /** @type {CustomEvent} */ (e).detail;
+    list.onDelete(d);
+    if (view.messageID && d.IDs?.includes(view.messageID)) location.hash = '#/';
+  });
+  live.addEventListener('truncate', () => {
+    list.onTruncate();
+    if (view.messageID) location.hash = '#/';
+  });
+  live.addEventListener('stats', (e) => list.onStats(/** @type {CustomEvent} */ (e).detail));
+  live.addEventListener('reconnect', () => list.load());
+  live.addEventListener('status', (e) => {
+    const on = /** @type {CustomEvent} */ (e).detail.connected;
+    status.dataset.state = on ? 'on' : 'off';
+    status.title = on ? 'Live: connected' : 'Live: reconnecting…';
+  });
+  live.connect();
+
+  list.load();
+  route();
 }
 
-document.addEventListener('DOMContentLoaded', () => {
-  document.querySelector('#refresh').addEventListener('click', () => refresh());
-  refresh();
-});
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

@@ -1,0 +1,85 @@
+// Fetch wrappers for the JSON API. Every function throws on a non-2xx
+// reply, with the server's Error text when it sent one. Paths are relative
+// so the UI also works behind a reverse proxy under a prefix.
+
+/**
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<Response>}
+ */
+async function request(path, init) {
+  const res = await fetch(path, init);
+  if (!res.ok) {
+    let msg = `${res.status} ${res.statusText}`;
+    try {
+      const body = await res.json();
+      if (body && body.Error) msg = body.Error;
+    } catch { /* not JSON */ }
+    throw new Error(`${init?.method ?? 'GET'} ${path}: ${msg}`);
+  }
+  return res;
+}
+
+/** @param {string} path @returns {Promise<any>} */
+async function getJSON(path) {
+  return (await request(path)).json();
+}
+
+/** @param {string} method @param {string} path @param {unknown} [body] */
+async function send(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  await request(path, init);
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * One page of messages, newest first; with a non-blank query, one page of
+ * the search results (Mailpit search syntax).
+ * @param {{query?: string, start?: number, limit?: number}} opts
+ */
+export function listMessages({ query = '', start = 0, limit = 50 } = {}) {
+  const q = `start=${start}&limit=${limit}`;
+  if (query.trim()) return getJSON(`api/v1/search?query=${enc(query)}&${q}`);
+  return getJSON(`api/v1/messages?${q}`);
+}
+
+/** The whole message (GET marks it read). @param {string} id */
+export function getMessage(id) { return getJSON(`api/v1/message/${enc(id)}`); }
+
+/** The raw source as text. @param {string} id @returns {Promise<string>} */
+export async function getRaw(id) { return (await request(`api/v1/message/${enc(id)}/raw`)).text(); }
+
+/** The SMTP transcript lines. @param {string} id */
+export function getTranscript(id) { return getJSON(`api/v1/message/${enc(id)}/transcript`); }
+
+/** The Received hops, oldest first. @param {string} id */
+export function getReceived(id) { return getJSON(`api/v1/message/${enc(id)}/received`); }
+
+/** @param {string[]} ids @param {boolean} read */
+export function setRead(ids, read) { return send('PUT', 'api/v1/messages', { IDs: ids, Read: read }); }
+
+/** @param {string[]} ids must not be empty (an empty list deletes everything) */
+export function deleteMessages(ids) {
+  if (!ids.length) return Promise.resolve();
+  return send('DELETE', 'api/v1/messages', { IDs: ids });
+}
+
+/** Deletes every message. */
+export function deleteAll() { return send('DELETE', 'api/v1/messages'); }
+
+/** URL of the sandboxed HTML view. @param {string} id */
+export const viewURL = (id) => `view/${enc(id)}.html`;
+
+/** URL of a decoded part. @param {string} id @param {string} part */
+export const partURL = (id, part) => `api/v1/message/${enc(id)}/part/${enc(part)}`;
+
+/** URL of an image part's thumbnail. @param {string} id @param {string} part */
+export const thumbURL = (id, part) => `${partURL(id, part)}/thumb`;
+
+/** URL of the raw source. @param {string} id */
+export const rawURL = (id) => `api/v1/message/${enc(id)}/raw`;

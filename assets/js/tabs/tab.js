@@ -1,0 +1,11 @@
+// The contract between <message-view> and its tab modules.
+
+/**
+ * @typedef {object} TabContext
+ * @property {string} id the message ID
+ * @property {any} msg the message JSON (GET api/v1/message/{id})
+ * @property {() => boolean} isCurrent false once the user moved on; async tabs check it before rendering
+ * @property {{width?: string}} prefs view preferences that outlive one message
+ */
+
+export {};

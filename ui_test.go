@@ -1,0 +1,842 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/net/html"
+)
+
+// Browser tests: the UI in assets/ driven by a real headless Chromium over
+// a real mailsink (SMTP, SQLite file, HTTP, websocket). They skip when no
+// Chromium is installed unless MAILSINK_REQUIRE_BROWSER is set.
+
+// uiTimeout bounds each browser test.
+const uiTimeout = 60 * time.Second
+
+// chromiumPath finds the browser, or skips (or fails, when the environment
+// requires a browser).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("MAILSINK_REQUIRE_BROWSER") != "" {
+		t.Fatal("no Chromium found and MAILSINK_REQUIRE_BROWSER is set")
+	}
+	t.Skip("no Chromium found; set MAILSINK_REQUIRE_BROWSER=1 to make this a failure")
+	return ""
+}
+
+// browser is one headless Chromium tab.
+type browser struct {
+	ctx context.Context
+	mu  sync.Mutex
+	exc []string // uncaught exceptions of the app page
+}
+
+// newBrowser starts a fresh headless Chromium (own profile in a temp dir)
+// that is stopped after uiTimeout or with the test. Uncaught JavaScript
+// exceptions fail the test.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	exe := chromiumPath(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	// The timeout bounds the whole browser, so a hung test ends in
+	// uiTimeout with the browser stopped rather than at the go test deadline.
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), uiTimeout)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	b := &browser{ctx: bctx}
+	stop := func() {
+		cancelBrowser()
+		cancelAlloc() // waits for the browser process to exit, before TempDir cleanup
+		cancelTimeout()
+	}
+	err := chromedp.Listen(bctx, func(ev any) { // starts the browser
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
+			d := e.ExceptionDetails
+			msg := fmt.Sprintf("%s at %s:%d", d.Text, d.URL, d.LineNumber+1)
+			if d.Exception != nil {
+				msg += ": " + d.Exception.Description
+			}
+			b.mu.Lock()
+			b.exc = append(b.exc, msg)
+			b.mu.Unlock()
+		}
+	})
+	if err != nil {
+		stop()
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		for _, e := range b.exc {
+			t.Errorf("uncaught JavaScript exception: %s", e)
+		}
+		b.mu.Unlock()
+		stop()
+	})
+	return b
+}
+
+// do runs steps in order, failing the test with what on error.
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the app page (awaiting a
+// promise result) and decodes its value.
+func eval[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// text returns the rendered text (innerText) of the first element matching
+// a CSS selector, read from the live DOM.
+func text(t *testing.T, b *browser, sel string) string {
+	t.Helper()
+	return eval[string](t, b, `document.querySelector(`+strconv.Quote(sel)+`)?.innerText ?? '(missing)'`)
+}
+
+// poll waits until the JavaScript expression is truthy.
+func poll(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// click clicks the first element matching a CSS selector.
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// visible waits until an element matching a CSS selector is visible.
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+
+// screenshotDir is $MAILSINK_SCREENSHOTS (created if needed) or a temp dir.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("MAILSINK_SCREENSHOTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// screenshot writes a full-page PNG to dir/name.png.
+func screenshot(t *testing.T, dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return fmt.Errorf("screenshot %s: %w", name, err)
+		}
+		if !bytes.HasPrefix(buf, []byte("\x89PNG")) {
+			return fmt.Errorf("screenshot %s: not a PNG", name)
+		}
+		p := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			return fmt.Errorf("screenshot: %w", err)
+		}
+		t.Logf("screenshot %s (%d bytes)", p, len(buf))
+		return nil
+	})
+}
+
+// deliver sends raw over SMTP with BDAT and returns the stored message ID.
+func deliver(t *testing.T, s *server, raw []byte) string {
+	t.Helper()
+	c := dialSMTP(t, s.smtp)
+	c.cmd(250, "EHLO ui.test")
+	reply := c.sendBDAT("alice@example.org", "bob@example.net", raw)
+	m := queuedID.FindStringSubmatch(reply)
+	if m == nil {
+		t.Fatalf("no queue ID in %q", reply)
+	}
+	c.cmd(221, "QUIT")
+	return m[1]
+}
+
+// plainMail is a minimal message with the given subject and body.
+func plainMail(subject, body string) []byte {
+	return []byte("From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") + "@ui.test>\r\n\r\n" + body + "\r\n")
+}
+
+// rowsJS counts the rows of the message list.
+const rowsJS = `document.querySelectorAll('message-list li[data-id]').length`
+
+// rowSubjectsJS lists the subjects shown in the message list.
+const rowSubjectsJS = `[...document.querySelectorAll('message-list li[data-id] .subject')].map(e => e.textContent).join('|')`
+
+// openApp loads /hash and waits until the first list load finished and the
+// live websocket is connected. Content-Security-Policy violations of the app
+// page (the app's own code breaking its CSP) fail the test.
+func openApp(t *testing.T, b *browser, s *server, hash string) {
+	t.Helper()
+	_, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener('securitypolicyviolation',
+			(e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__csp ?? []`)); err != nil {
+			t.Errorf("reading CSP violations: %v", err)
+		} else if len(v) > 0 {
+			t.Errorf("CSP violations in the app page: %q", v)
+		}
+	})
+	b.do(t, "open app",
+		chromedp.Navigate(s.url("/"+hash)),
+		chromedp.WaitReady(chromedp.CSS("message-list .list-footer")),
+		poll(`document.querySelector('#live').dataset.state === 'on' && document.querySelector('message-list').dataset.state === 'ready'`),
+	)
+}
+
+func TestUILiveList(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	openApp(t, b, s, "")
+
+	if empty := text(t, b, "message-list .empty"); !strings.Contains(empty, "No messages yet") {
+		t.Errorf("empty list says %q", empty)
+	}
+	eval[int](t, b, `window.__noReload = 42`)
+
+	deliver(t, s, plainMail("Live hello", "first"))
+	b.do(t, "live row",
+		poll(`document.querySelector('message-list li[data-id] .subject')?.textContent.includes('Live hello')`),
+		poll(`document.title === '(1) mailsink'`),
+	)
+	if title, marker := eval[string](t, b, `document.title`), eval[int](t, b, `window.__noReload`); title != "(1) mailsink" || marker != 42 {
+		t.Errorf("title %q, marker %d; want (1) mailsink and 42 (no reload)", title, marker)
+	}
+
+	// A burst arrives as separate events; all rows show up, newest first,
+	// and the unread count follows.
+	c := dialSMTP(t, s.smtp)
+	c.cmd(250, "EHLO burst.test")
+	for i := range 5 {
+		c.sendBDAT("a@burst.test", "b@burst.test", plainMail(fmt.Sprintf("Burst %d", i), "x"))
+	}
+	b.do(t, "burst rows", poll(rowsJS+` === 6`), poll(`document.title === '(6) mailsink'`))
+	subjects := eval[string](t, b, rowSubjectsJS)
+	if marker := eval[int](t, b, `window.__noReload`); !strings.HasPrefix(subjects, "Burst 4|Burst 3") ||
+		!strings.HasSuffix(subjects, "Live hello") || marker != 42 {
+		t.Errorf("rows %q (marker %d), want newest first ending in Live hello", subjects, marker)
+	}
+}
+
+func TestUIMessageTabs(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "ui", "rich.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	dir := screenshotDir(t)
+	for i := range 3 {
+		deliver(t, s, plainMail(fmt.Sprintf("Older message %d", i), "Just text, see https://example.com/x."))
+	}
+	id := deliver(t, s, raw)
+	openApp(t, b, s, "")
+	b.do(t, "list",
+		poll(rowsJS+` === 4`),
+		poll(`document.title === '(4) mailsink'`),
+		screenshot(t, dir, "ui-list"),
+	)
+
+	// Keyboard: j moves the cursor to the newest row, Enter opens it.
+	b.do(t, "open with j, Enter",
+		chromedp.KeyEvent("j"),
+		poll(`document.querySelector('message-list li.cursor')?.dataset.id === '`+id+`'`),
+		chromedp.KeyEvent("\r"),
+		poll(`location.hash.startsWith('#/message/')`),
+		visible("message-view nav.tabs"),
+	)
+	if hash, want := eval[string](t, b, `location.hash`), "#/message/"+id+"/"; hash != want {
+		t.Errorf("hash after Enter = %q, want %q", hash, want)
+	}
+	// Opening marks it read: the list and the title follow the event.
+	b.do(t, "read after open",
+		poll(`document.title === '(3) mailsink'`),
+		poll(`document.querySelector('message-list li[data-id="`+id+`"]').classList.contains('read')`),
+	)
+
+	tab := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			click(`message-view nav.tabs a[data-tab="`+name+`"]`),
+			poll(`location.hash === '#/message/`+id+`/`+name+`' && document.querySelector('message-view section.panel')?.dataset.tab === '`+name+`'`),
+		)
+	}
+
+	// HTML: a sandboxed iframe with no allow-* tokens at all.
+	b.do(t, "html tab",
+		poll(`document.querySelector('message-view section.panel')?.dataset.tab === 'html'`),
+		visible("message-view iframe"),
+		poll(iframeLoadedJS),
+		screenshot(t, dir, "ui-tab-html"),
+	)
+	sandbox, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("message-view iframe"), "sandbox"))
+	if err != nil || !sandbox.Exists || strings.TrimSpace(sandbox.Value) != "" {
+		t.Errorf("iframe sandbox = %+v (%v), want present and empty", sandbox, err)
+	}
+	b.do(t, "phone preset", click(`message-view .presets button[data-width="phone"]`))
+	if cls := eval[string](t, b, `document.querySelector('message-view .frame-wrap').className`); cls != "frame-wrap w-phone" {
+		t.Errorf("frame class after phone preset = %q", cls)
+	}
+
+	// Text: links are real anchors that open in a new tab without opener.
+	b.do(t, "text tab", tab("text"), visible("message-view pre.text-body a"), screenshot(t, dir, "ui-tab-text"))
+	link := eval[map[string]string](t, b, `(() => { const a = document.querySelector('message-view pre.text-body a');
+		return {href: a.href, text: a.textContent, rel: a.rel, target: a.target,
+			pre: document.querySelector('message-view pre.text-body').textContent}; })()`)
+	if link["href"] != "https://example.com/report?q=1" || link["text"] != link["href"] ||
+		!strings.Contains(link["rel"], "noopener") || link["target"] != "_blank" ||
+		!strings.Contains(link["pre"], "https://example.com/report?q=1. See you.") {
+		t.Errorf("text link = %v", link)
+	}
+
+	// Headers: every field in order; the filter narrows them.
+	b.do(t, "headers tab", tab("headers"), visible("message-view table.headers"), screenshot(t, dir, "ui-tab-headers"))
+	names := eval[[]string](t, b, `[...document.querySelectorAll('message-view table.headers th')].map(e => e.textContent)`)
+	if got := strings.Join(names, ","); !strings.Contains(got, "Received,Received,From,To,Subject,Date,Message-ID,X-Mailer") {
+		t.Errorf("header names = %s", got)
+	}
+	const visibleRows = `[...document.querySelectorAll('message-view table.headers tr')].filter(r => !r.hidden).map(r => r.textContent)`
+	b.do(t, "filter headers",
+		chromedp.SendKeys(chromedp.CSS("message-view input.filter"), "mailer"),
+		poll(visibleRows+`.length === 1`),
+	)
+	if rows := eval[[]string](t, b, visibleRows); len(rows) != 1 || !strings.Contains(rows[0], "mailsink-ui-test") {
+		t.Errorf("rows visible after filter = %q", rows)
+	}
+
+	// Parts: the MIME tree with download links on the leaves.
+	b.do(t, "parts tab", tab("parts"), visible("message-view ul.tree"), screenshot(t, dir, "ui-tab-parts"))
+	tree := text(t, b, "message-view ul.tree")
+	for _, want := range []string{"multipart/mixed", "multipart/related", "multipart/alternative", "text/html", "image/png", "chart.png", "résumé ✓.txt"} {
+		if !strings.Contains(tree, want) {
+			t.Errorf("parts tree lacks %q:\n%s", want, tree)
+		}
+	}
+	leaves := eval[[]string](t, b, `[...document.querySelectorAll('message-view ul.tree a')].map(a => a.getAttribute('href'))`)
+	if len(leaves) != 4 {
+		t.Errorf("leaf links = %v, want 4 (text, html, png, attachment)", leaves)
+	}
+	for _, href := range leaves {
+		if status, _ := fetchStatus(t, s.url("/"+href)); status != http.StatusOK {
+			t.Errorf("GET %s = %d", href, status)
+		}
+	}
+
+	// Attachments: the RFC 2231 name decoded, thumbnails that load.
+	b.do(t, "attachments tab", tab("attachments"),
+		visible("message-view ul.attachments"),
+		poll(`[...document.querySelectorAll('message-view ul.attachments img')].every(i => i.complete && i.naturalWidth > 0)`),
+		screenshot(t, dir, "ui-tab-attachments"),
+	)
+	files := eval[[]string](t, b, `[...document.querySelectorAll('message-view ul.attachments a.fname')].map(a => a.textContent)`)
+	if got := strings.Join(files, "|"); got != "résumé ✓.txt|chart.png" {
+		t.Errorf("attachment names = %q", got)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('message-view ul.attachments img').length`); n != 1 {
+		t.Errorf("%d thumbnails, want 1 (chart.png)", n)
+	}
+
+	// Received: oldest hop first, mailsink's own hop last, with the
+	// clock-went-backwards warning of the fixture.
+	b.do(t, "received tab", tab("received"), visible("message-view table.hops"), screenshot(t, dir, "ui-tab-received"))
+	hops := eval[[]string](t, b, `[...document.querySelectorAll('message-view tr.hop')].map(r => r.cells[1].textContent + ' > ' + r.cells[2].textContent)`)
+	if len(hops) != 3 || !strings.HasPrefix(hops[0], "laptop.example.org") || !strings.Contains(hops[2], "mx.test") {
+		t.Errorf("hops = %q, want laptop first and mx.test last", hops)
+	}
+	if warning := text(t, b, "message-view tr.warning"); !strings.Contains(warning, "clock went backwards") {
+		t.Errorf("warning row = %q", warning)
+	}
+
+	// Envelope and transcript.
+	b.do(t, "envelope tab", tab("envelope"), visible("message-view table.transcript-lines"), screenshot(t, dir, "ui-tab-envelope"))
+	if env := text(t, b, "message-view dl.envelope"); !strings.Contains(env, "ui.test (EHLO)") ||
+		!strings.Contains(env, "<bob@example.net>") || !strings.Contains(env, "(BDAT)") {
+		t.Errorf("envelope = %q", env)
+	}
+	if transcript := text(t, b, "message-view table.transcript-lines"); !strings.Contains(transcript, "EHLO ui.test") || !strings.Contains(transcript, "BDAT") {
+		t.Errorf("transcript = %q", transcript)
+	}
+
+	// Raw: the exact source as text.
+	b.do(t, "raw tab", tab("raw"), visible("message-view pre.raw"), screenshot(t, dir, "ui-tab-raw"))
+	src := eval[string](t, b, `document.querySelector('message-view pre.raw').textContent`)
+	if !strings.HasSuffix(strings.ReplaceAll(src, "\r\n", "\n"), strings.ReplaceAll(string(raw), "\r\n", "\n")) {
+		t.Errorf("raw tab does not end with the sent source (%d chars shown)", len(src))
+	}
+
+	// Dark mode follows prefers-color-scheme.
+	dark := func(on bool) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			v := "light"
+			if on {
+				v = "dark"
+			}
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}},
+			})
+			return err
+		})
+	}
+	const bg = `getComputedStyle(document.body).backgroundColor`
+	b.do(t, "dark", dark(true), tab("html"), poll(iframeLoadedJS), poll(bg+` === 'rgb(28, 28, 30)'`), screenshot(t, dir, "ui-dark-html"))
+	b.do(t, "light", dark(false), poll(bg+` === 'rgb(255, 255, 255)'`))
+
+	// A phone-width viewport still shows the message, and Esc goes back to
+	// the list.
+	b.do(t, "narrow",
+		chromedp.EmulateViewport(360, 740),
+		tab("html"),
+		poll(iframeLoadedJS),
+		screenshot(t, dir, "ui-narrow-html"),
+	)
+	if w := eval[int](t, b, `document.documentElement.scrollWidth`); w > 360 {
+		t.Errorf("page is %d px wide at a 360 px viewport", w)
+	}
+	b.do(t, "escape",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.KeyEvent(kEscape),
+		poll(`location.hash === '#/'`),
+		visible("message-list li[data-id]"),
+	)
+}
+
+// kEscape is the Escape key for chromedp.KeyEvent.
+const kEscape = "\u001b"
+
+// iframeLoadedJS is true once the preview iframe's document has loaded:
+// its navigation shows up in the app page's resource timing only then.
+const iframeLoadedJS = `(() => { const f = document.querySelector('message-view iframe'); if (!f) return false;
+	return performance.getEntriesByType('resource').some(e => e.initiatorType === 'iframe' && e.name === f.src && e.responseEnd > 0); })()`
+
+// fetchStatus GETs url and returns the status and body.
+func fetchStatus(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+func TestUISearchAndDelete(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	for _, subj := range []string{"apple pie", "banana bread", "cherry tart"} {
+		deliver(t, s, plainMail(subj, "recipe"))
+	}
+	openApp(t, b, s, "")
+	b.do(t, "search",
+		poll(rowsJS+` === 3`),
+		chromedp.KeyEvent("/"),
+		poll(`document.activeElement === document.querySelector('#search')`),
+	)
+	// CDP sends the "/" as a separate char event that the keydown handler
+	// cannot cancel, so the field may hold it; a real keyboard does not.
+	eval[string](t, b, `document.querySelector('#search').value = ''`)
+	b.do(t, "search",
+		chromedp.SendKeys(chromedp.CSS("#search"), "subject:banana\r"),
+		poll(rowsJS+` === 1`),
+	)
+	if subjects := eval[string](t, b, rowSubjectsJS); subjects != "banana bread" {
+		t.Errorf("search shows %q, want banana bread", subjects)
+	}
+	// A new message that does not match stays out of the results.
+	deliver(t, s, plainMail("durian soup", "recipe"))
+	b.do(t, "search after new mail", poll(`document.querySelector('#count').textContent.startsWith('4 messages')`))
+	if subjects := eval[string](t, b, rowSubjectsJS); subjects != "banana bread" {
+		t.Errorf("search after a non-matching arrival shows %q", subjects)
+	}
+
+	eval[string](t, b, `document.querySelector('#search').value = ''`)
+	b.do(t, "clear search",
+		chromedp.SendKeys(chromedp.CSS("#search"), "\r"),
+		poll(rowsJS+` === 4`),
+	)
+	b.do(t, "delete two",
+		click(`message-list li[data-id] input[type=checkbox]`), // the newest: durian
+		poll(`!document.querySelector('#toolbar button[data-action=delete]').disabled`),
+	)
+	eval[bool](t, b, `(() => { const li = [...document.querySelectorAll('message-list li[data-id]')].find(l => l.textContent.includes('cherry tart'));
+		li.querySelector('input').click(); return true; })()`)
+	b.do(t, "delete two",
+		click(`#toolbar button[data-action=delete]`),
+		poll(rowsJS+` === 2`),
+	)
+	if subjects := eval[string](t, b, rowSubjectsJS); subjects != "banana bread|apple pie" {
+		t.Errorf("after deleting durian and cherry: %q", subjects)
+	}
+	var list listReply
+	getJSON(t, s.url("/api/v1/messages"), &list)
+	if list.Total != 2 {
+		t.Errorf("store has %d messages after delete, want 2", list.Total)
+	}
+
+	// Delete all asks first; declining keeps everything.
+	var accept atomic.Bool
+	dialogs := make(chan string, 2)
+	events := chromedp.Events(b.ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			dialogs <- ev.Message
+			if _, err := chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept.Load()}); err != nil {
+				return
+			}
+		}
+	}()
+	waitDialog := func() {
+		t.Helper()
+		select {
+		case msg := <-dialogs:
+			if !strings.Contains(msg, "Delete every message") {
+				t.Errorf("confirm text = %q", msg)
+			}
+		case <-b.ctx.Done():
+			t.Fatal("no confirm dialog")
+		}
+	}
+	b.do(t, "delete all, declined", click(`#toolbar button[data-action=delete-all]`))
+	waitDialog()
+	if n := eval[int](t, b, `fetch('api/v1/messages').then(r => r.json()).then(j => j.total)`); n != 2 {
+		t.Errorf("after declining: %d messages, want 2", n)
+	}
+	accept.Store(true)
+	b.do(t, "delete all, accepted",
+		click(`#toolbar button[data-action=delete-all]`),
+		poll(rowsJS+` === 0`),
+		poll(`document.title === 'mailsink'`),
+	)
+	waitDialog()
+	getJSON(t, s.url("/api/v1/messages"), &list)
+	if list.Total != 0 {
+		t.Errorf("after delete all: %d messages", list.Total)
+	}
+}
+
+func TestUIPagingAndReadState(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	c := dialSMTP(t, s.smtp)
+	c.cmd(250, "EHLO many.test")
+	for i := range 53 {
+		c.sendBDAT("a@many.test", "b@many.test", plainMail(fmt.Sprintf("Bulk %02d", i), "x"))
+	}
+	openApp(t, b, s, "")
+	b.do(t, "first page",
+		poll(rowsJS+` === 50`),
+		poll(`document.title === '(53) mailsink'`),
+		click("message-list button.more"),
+		poll(rowsJS+` === 53`),
+		poll(`!document.querySelector('message-list button.more')`),
+	)
+	if subjects := eval[string](t, b, rowSubjectsJS); !strings.HasPrefix(subjects, "Bulk 52|") || !strings.HasSuffix(subjects, "|Bulk 00") ||
+		strings.Count(subjects, "|") != 52 {
+		t.Errorf("rows after load more: %q", subjects)
+	}
+
+	// Mark the two newest read; then untick the second (the selection stays
+	// after an action) and mark the first unread again.
+	b.do(t, "mark read",
+		click(`message-list li[data-id]:nth-child(1) input`),
+		click(`message-list li[data-id]:nth-child(2) input`),
+		click(`#toolbar button[data-action=read]`),
+		poll(`document.title === '(51) mailsink'`),
+		poll(`document.querySelectorAll('message-list li.read').length === 2`),
+		click(`message-list li[data-id]:nth-child(2) input`),
+		click(`#toolbar button[data-action=unread]`),
+		poll(`document.title === '(52) mailsink'`),
+		poll(`document.querySelectorAll('message-list li.read').length === 1`),
+	)
+	var list struct {
+		Unread   int `json:"unread"`
+		Messages []summary
+	}
+	getJSON(t, s.url("/api/v1/messages?limit=2"), &list)
+	if list.Unread != 52 || len(list.Messages) != 2 || list.Messages[0].Read || !list.Messages[1].Read {
+		t.Errorf("store: unread %d, newest two %+v; want 52, unread then read", list.Unread, list.Messages)
+	}
+	if cls := eval[string](t, b, `document.querySelector('message-list li[data-id]:nth-child(2)').className`); !strings.Contains(cls, "read") || strings.Contains(cls, "unread") {
+		t.Errorf("second row class %q, want read", cls)
+	}
+}
+
+func TestUIHostileHTML(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "image/png")
+	}))
+	t.Cleanup(tracker.Close)
+	seen := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(paths)
+	}
+	// The counter counts: one direct request.
+	if status, _ := fetchStatus(t, tracker.URL+"/probe"); status != http.StatusOK || len(seen()) != 1 {
+		t.Fatalf("tracker probe: status %d, seen %v", status, seen())
+	}
+
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	body := `<!doctype html><html><head>
+<meta http-equiv="refresh" content="0;url=` + tracker.URL + `/refresh">
+<script>window.parent.pwned=1</script>
+<link rel="stylesheet" href="` + tracker.URL + `/style.css"></head>
+<body onload="window.parent.pwned=4">
+<h1>Hostile</h1>
+<img src="x" onerror="window.parent.pwned=2">
+<img src="` + tracker.URL + `/track.png" alt="tracker">
+<a id="js" href="javascript:window.parent.pwned=3">click me</a>
+<form action="` + tracker.URL + `/form" method="post"><input name="q" value="1"><button>go</button></form>
+<iframe src="` + tracker.URL + `/frame"></iframe>
+</body></html>`
+	raw := []byte("From: evil@example.org\r\nTo: bob@example.net\r\nSubject: hostile <b>html</b>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")
+	id := deliver(t, s, raw)
+
+	openApp(t, b, s, "#/message/"+id+"/html")
+	before := eval[string](t, b, `location.href`)
+	b.do(t, "open hostile", visible("message-view iframe"), poll(iframeLoadedJS))
+	if subject := text(t, b, "message-view .msg-subject"); subject != "hostile <b>html</b>" {
+		t.Errorf("subject shown as %q, want the literal text", subject)
+	}
+	// Load the tab a second time, so that a pending zero-delay meta refresh
+	// of the first load (it would navigate the iframe to the tracker) has
+	// had its chance, then make one more round trip to our server.
+	b.do(t, "reload tab",
+		click(`message-view nav.tabs a[data-tab="text"]`),
+		poll(`document.querySelector('message-view section.panel')?.dataset.tab === 'text'`),
+		click(`message-view nav.tabs a[data-tab="html"]`),
+		poll(iframeLoadedJS+` && performance.getEntriesByType('resource').filter(e => e.initiatorType === 'iframe').length >= 2`),
+	)
+	if !eval[bool](t, b, `fetch('api/v1/info').then(r => r.ok)`) {
+		t.Error("api/v1/info not ok")
+	}
+	if pwned := eval[bool](t, b, `typeof window.pwned !== 'undefined' || document.querySelector('message-list b, message-view b') !== null`); pwned {
+		t.Error("hostile HTML reached the app page (window.pwned set or markup injected)")
+	}
+	if after := eval[string](t, b, `location.href`); after != before {
+		t.Errorf("app URL changed from %s to %s", before, after)
+	}
+	// Where every frame is now: in the page's frame tree, or a target of
+	// its own when the browser isolates the sandboxed frame in a process.
+	tree, err := chromedp.Call(b.ctx, page.GetFrameTree, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []string
+	var walk func(*page.FrameTree)
+	walk = func(ft *page.FrameTree) {
+		frames = append(frames, ft.Frame.URL)
+		for _, c := range ft.ChildFrames {
+			walk(c)
+		}
+	}
+	walk(tree.FrameTree)
+	targets, err := chromedp.Targets(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range targets {
+		frames = append(frames, ti.URL)
+	}
+	viewURL := s.url("/view/" + id + ".html")
+	if !slices.Contains(frames, viewURL) {
+		t.Errorf("frames %q lack the view %s", frames, viewURL)
+	}
+	for _, u := range frames {
+		if strings.HasPrefix(u, tracker.URL) {
+			t.Errorf("a frame navigated to the tracker: %q", frames)
+		}
+	}
+	if got := seen(); len(got) != 1 {
+		t.Errorf("tracker saw requests besides the probe: %v", got[1:])
+	}
+}
+
+// TestUIPageStructure checks without a browser that GET / carries the CSP
+// and that the page loads only same-origin module scripts, has no inline
+// script or handlers, and that the JavaScript never writes innerHTML except
+// through html.js.
+func TestUIPageStructure(t *testing.T) {
+	s := startServer(t, nil)
+	resp, err := http.Get(s.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-") {
+		t.Errorf("CSP %q allows unsafe-*", csp)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("Content-Type = %q", ct)
+	}
+
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scripts []string
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			attrs := map[string]string{}
+			for _, a := range n.Attr {
+				attrs[a.Key] = a.Val
+				if strings.HasPrefix(a.Key, "on") {
+					t.Errorf("<%s> has inline handler %s=%q", n.Data, a.Key, a.Val)
+				}
+				if (a.Key == "href" || a.Key == "src") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.Val)), "javascript:") {
+					t.Errorf("<%s %s=%q>", n.Data, a.Key, a.Val)
+				}
+			}
+			switch n.Data {
+			case "script":
+				src, ok := attrs["src"]
+				if !ok || n.FirstChild != nil {
+					t.Errorf("inline <script> in index.html")
+				}
+				if attrs["type"] != "module" {
+					t.Errorf("<script src=%q> type %q, want module", src, attrs["type"])
+				}
+				scripts = append(scripts, src)
+			case "style":
+				t.Errorf("inline <style> in index.html")
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if len(scripts) == 0 {
+		t.Fatal("index.html has no script")
+	}
+	sameOrigin := regexp.MustCompile(`^[a-zA-Z0-9_./-]+\.js$`)
+	for _, src := range scripts {
+		if !sameOrigin.MatchString(src) || strings.HasPrefix(src, "//") {
+			t.Errorf("script src %q is not a same-origin relative path", src)
+			continue
+		}
+		status, _ := fetchStatus(t, s.url("/"+strings.TrimPrefix(src, "/")))
+		if status != http.StatusOK {
+			t.Errorf("GET %s = %d", src, status)
+		}
+	}
+
+	// Every module the UI ships: served as JavaScript, relative .js imports
+	// only, no innerHTML outside html.js, no eval.
+	importRE := regexp.MustCompile(`(?m)^\s*import\s+[^'"]*['"]([^'"]+)['"]`)
+	err = filepath.WalkDir(filepath.Join("assets", "js"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(p, "assets"+string(filepath.Separator)))
+		resp, err := http.Get(s.url("/" + rel))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.Contains(ct, "javascript") {
+			t.Errorf("GET /%s = %d %q", rel, resp.StatusCode, ct)
+		}
+		code := string(src)
+		if filepath.Base(p) != "html.js" && strings.Contains(code, "innerHTML") {
+			t.Errorf("%s assigns innerHTML; use textContent or html.js", p)
+		}
+		for _, bad := range []string{"eval(", "new Function", "insertAdjacentHTML", "outerHTML", "document.write"} {
+			if strings.Contains(code, bad) {
+				t.Errorf("%s uses %s", p, bad)
+			}
+		}
+		for _, m := range importRE.FindAllStringSubmatch(code, -1) {
+			if !strings.HasPrefix(m[1], "./") && !strings.HasPrefix(m[1], "../") || !strings.HasSuffix(m[1], ".js") {
+				t.Errorf("%s imports %q; want a relative .js path", p, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

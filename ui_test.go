@@ -663,6 +663,9 @@ func TestUIHostileHTML(t *testing.T) {
 	openApp(t, b, s, "#/message/"+id+"/html")
 	before := eval[string](t, b, `location.href`)
 	b.do(t, "open hostile", visible("message-view iframe"), poll(iframeLoadedJS))
+	if got := text(t, b, "message-view .remote-count"); got != "3 remote resources blocked" {
+		t.Errorf("remote count = %q, want 3 (the tracker image, style sheet and iframe)", got)
+	}
 	if subject := text(t, b, "message-view .msg-subject"); subject != "hostile <b>html</b>" {
 		t.Errorf("subject shown as %q, want the literal text", subject)
 	}
@@ -838,5 +841,167 @@ func TestUIPageStructure(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUIFindingsLinksRemote covers the Findings and Links tabs and the HTML
+// tab's remote-content toggle: remote images stay blocked (the counting
+// server sees nothing) until the user allows them for this message.
+func TestUIFindingsLinksRemote(t *testing.T) {
+	hits := make(chan string, 16)
+	pixel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case hits <- r.URL.Path:
+		default:
+		}
+		w.Header().Set("Content-Type", "image/png")
+	}))
+	t.Cleanup(pixel.Close)
+
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	// No Date and no Message-ID: two findings. Three links, one of them
+	// mailto, with hostile-looking anchor text.
+	body := `<!doctype html><html><body><h1>Remote</h1>
+<img src="` + pixel.URL + `/pixel.png" alt="pixel">
+<p><a href="https://example.com/a?x=1&amp;y=2">Click &lt;b&gt;here&lt;/b&gt;</a>
+<a href="mailto:help@example.com">Write us</a>
+<a href="http://example.org/plain">plain</a></p>
+</body></html>`
+	raw := []byte("From: news@example.org\r\nTo: bob@example.net\r\nSubject: remote content\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")
+	id := deliver(t, s, raw)
+	other := deliver(t, s, raw)
+
+	openApp(t, b, s, "#/message/"+id+"/findings")
+	b.do(t, "findings tab", visible("message-view ul.findings"))
+	codes := eval[[]string](t, b, `[...document.querySelectorAll('message-view li.finding')].map(l => l.dataset.code)`)
+	if !slices.Contains(codes, "missing-date") || !slices.Contains(codes, "missing-message-id") {
+		t.Errorf("finding codes = %q, want missing-date and missing-message-id", codes)
+	}
+	if badge := text(t, b, `message-view nav.tabs a[data-tab="findings"] .badge`); badge != strconv.Itoa(len(codes)) {
+		t.Errorf("findings badge = %q, want %d", badge, len(codes))
+	}
+	date := text(t, b, `message-view li.finding[data-code="missing-date"]`)
+	if !strings.Contains(date, "no Date header") || !strings.Contains(date, "RFC 5322 requires a Date header field.") {
+		t.Errorf("missing-date finding = %q, want the server text and the explanation", date)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('message-view li.finding.severe').length`); n != 0 {
+		t.Errorf("%d severe findings, want 0", n)
+	}
+
+	b.do(t, "links tab",
+		click(`message-view nav.tabs a[data-tab="links"]`),
+		poll(`location.hash === '#/message/`+id+`/links'`),
+		visible("message-view table.links"),
+	)
+	if badge := text(t, b, `message-view nav.tabs a[data-tab="links"] .badge`); badge != "3" {
+		t.Errorf("links badge = %q, want 3", badge)
+	}
+	rows := eval[[]map[string]string](t, b, `[...document.querySelectorAll('message-view table.links tbody tr')].map(r => {
+		const a = r.cells[1].querySelector('a');
+		return {text: r.cells[0].textContent, url: r.cells[1].textContent, href: a?.getAttribute('href') ?? '',
+			rel: a?.rel ?? '', target: a?.target ?? '', source: r.cells[2].textContent}; })`)
+	want := []map[string]string{
+		{"text": "Click <b>here</b>", "url": "https://example.com/a?x=1&y=2", "href": "https://example.com/a?x=1&y=2"},
+		{"text": "Write us", "url": "mailto:help@example.com", "href": "mailto:help@example.com"},
+		{"text": "plain", "url": "http://example.org/plain", "href": "http://example.org/plain"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("link rows = %v, want %d", rows, len(want))
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r["text"] != w["text"] || r["url"] != w["url"] || r["href"] != w["href"] ||
+			r["rel"] != "noopener noreferrer" || r["target"] != "_blank" || r["source"] != "html" {
+			t.Errorf("link row %d = %v, want %v with rel noopener noreferrer, target _blank, source html", i, r, w)
+		}
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('message-view table.links b').length`); n != 0 {
+		t.Error("anchor text became markup")
+	}
+
+	// HTML: the pixel is counted and blocked; the iframe's load event
+	// (which waits for its images) comes and the pixel server saw nothing.
+	const loadedJS = `document.querySelector('message-view iframe')?.dataset.loaded === document.querySelector('message-view iframe')?.getAttribute('src')`
+	b.do(t, "html tab blocked",
+		click(`message-view nav.tabs a[data-tab="html"]`),
+		poll(`location.hash === '#/message/`+id+`/html'`),
+		visible("message-view .remote-bar"),
+		poll(loadedJS),
+	)
+	if got := text(t, b, "message-view .remote-count"); got != "1 remote resource blocked" {
+		t.Errorf("remote count = %q, want 1 remote resource blocked", got)
+	}
+	if src := eval[string](t, b, `document.querySelector('message-view iframe').getAttribute('src')`); strings.Contains(src, "remote") {
+		t.Errorf("iframe src before allowing = %q", src)
+	}
+	select {
+	case p := <-hits:
+		t.Fatalf("pixel server saw %s before remote content was allowed", p)
+	default:
+	}
+
+	b.do(t, "allow remote",
+		click(`message-view button[data-remote="allow"]`),
+		poll(`document.querySelector('message-view iframe')?.getAttribute('src') === 'view/`+id+`.html?remote=1'`),
+		poll(loadedJS),
+	)
+	select {
+	case p := <-hits:
+		if p != "/pixel.png" {
+			t.Errorf("pixel server saw %s, want /pixel.png", p)
+		}
+	case <-b.ctx.Done():
+		t.Fatal("pixel server saw no request after allowing remote content")
+	}
+	if got := text(t, b, "message-view .remote-count"); got != "1 remote resource allowed" {
+		t.Errorf("remote count after allowing = %q", got)
+	}
+	if sandbox := eval[string](t, b, `document.querySelector('message-view iframe').getAttribute('sandbox')`); sandbox != "" {
+		t.Errorf("iframe sandbox after allowing = %q, want empty", sandbox)
+	}
+
+	// The counter itself, on markup the page never renders.
+	counts := eval[[]int](t, b, `import('./js/tabs/html-tab.js').then(m => [
+		'<img src="https://a.test/x.png"><img src=http://a.test/y><img src="cid:z"><img data-src="/local.png">',
+		'<table background="http://a.test/bg.gif"><td style="background: url( \'https://a.test/c.png\' )">',
+		'<link rel=stylesheet href="https://a.test/s.css"><a href="https://a.test/not-a-resource">x</a>',
+		'<style>@import url(http://a.test/i.css); p { background: url(data:image/png;base64,AA) }</style>',
+		'<p>no remote here: src is a word, url(local.png)</p>',
+	].map(m.countRemote))`)
+	if want := []int{2, 2, 1, 1, 0}; !slices.Equal(counts, want) {
+		t.Errorf("countRemote = %v, want %v", counts, want)
+	}
+
+	// Only for that message: another message's preview is blocked again.
+	b.do(t, "other message",
+		chromedp.Navigate(s.url("/#/message/"+other+"/html")),
+		visible("message-view .remote-bar"),
+		poll(loadedJS),
+	)
+	if got := text(t, b, "message-view .remote-count"); got != "1 remote resource blocked" {
+		t.Errorf("other message's remote count = %q, want blocked", got)
+	}
+	select {
+	case p := <-hits:
+		t.Errorf("pixel server saw %s for the other message", p)
+	default:
+	}
+
+	// A message the MIME parser gives up on: its finding is marked severe,
+	// and so is the tab's badge.
+	broken := deliver(t, s, []byte("Subject: broken\r\nFrom: x@example.com\r\n"+
+		"Content-Type: multipart/mixed; boundary=\"\r\n\r\nsome body text\r\n"))
+	b.do(t, "severe finding",
+		chromedp.Navigate(s.url("/#/message/"+broken+"/findings")),
+		visible("message-view li.finding.severe"),
+	)
+	sev := eval[map[string]string](t, b, `(() => { const l = document.querySelector('message-view li.finding.severe');
+		return {code: l.dataset.code, sev: l.querySelector('.sev')?.textContent ?? '', explain: l.querySelector('.explain')?.textContent ?? '',
+			badge: document.querySelector('message-view nav.tabs a[data-tab="findings"] .badge').className}; })()`)
+	if (sev["code"] != "enmime" && !strings.HasPrefix(sev["code"], "mime-")) || sev["sev"] != "severe" ||
+		sev["explain"] == "" || sev["badge"] != "badge severe" {
+		t.Errorf("severe finding = %v", sev)
 	}
 }

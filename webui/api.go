@@ -344,7 +344,8 @@ func (s *Server) handlePart(w http.ResponseWriter, r *http.Request) {
 
 // handleView: GET /view/{id}.html and /view/{id}.txt, the message bodies
 // for the preview iframe. cid: references in the HTML point to our part
-// URLs; the CSP forbids scripts and remote content.
+// URLs; the CSP forbids scripts and remote content (?remote=1 allows
+// remote images and CSS, nothing else).
 func (s *Server) handleView(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	dot := strings.LastIndexByte(file, '.')
@@ -370,7 +371,17 @@ func (s *Server) handleView(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: message has no HTML body", errNotFound))
 		return
 	}
-	w.Header().Set("Content-Security-Policy", viewCSP)
+	csp := viewCSP
+	if r.URL.Query().Get("remote") == "1" {
+		// The user asked for remote images and CSS: relax exactly img-src
+		// and style-src. default-src 'none' and the iframe's sandbox still
+		// rule out scripts, frames, fonts and connections.
+		csp = strings.NewReplacer(
+			"img-src data: cid: 'self';", "img-src data: cid: 'self' http: https:;",
+			"style-src 'unsafe-inline';", "style-src 'unsafe-inline' http: https:;",
+		).Replace(viewCSP)
+	}
+	w.Header().Set("Content-Security-Policy", csp)
 	writeBytes(w, "text/html; charset=utf-8", []byte(rewriteCIDs(m.HTML, m)))
 }
 

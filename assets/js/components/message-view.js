@@ -13,6 +13,8 @@ import { renderParts } from '../tabs/parts-tab.js';
 import { renderAttachments } from '../tabs/attachments-tab.js';
 import { renderEnvelope } from '../tabs/envelope-tab.js';
 import { renderReceived } from '../tabs/received-tab.js';
+import { renderFindings } from '../tabs/findings-tab.js';
+import { renderLinks } from '../tabs/links-tab.js';
 
 /** @type {[string, string, (el: HTMLElement, ctx: import('../tabs/tab.js').TabContext) => unknown][]} */
 const TABS = [
@@ -24,6 +26,8 @@ const TABS = [
   ['attachments', 'Attachments', renderAttachments],
   ['envelope', 'Envelope', renderEnvelope],
   ['received', 'Received', renderReceived],
+  ['findings', 'Findings', renderFindings],
+  ['links', 'Links', renderLinks],
 ];
 
 /** The tab names, in order. */
@@ -98,7 +102,11 @@ export class MessageView extends HTMLElement {
     this.#tab = tab;
     const enc = encodeURIComponent(this.#id);
     const line = (label, list) => (list?.length ? html`<div><dt>${label}</dt><dd>${list.map(addr).join(', ')}</dd></div>` : '');
-    const counts = { attachments: (m.Attachments?.length ?? 0) + (m.Inline?.length ?? 0) };
+    const counts = {
+      attachments: (m.Attachments?.length ?? 0) + (m.Inline?.length ?? 0),
+      findings: m.Findings?.length ?? 0,
+      links: m.Links?.length ?? 0,
+    };
     render(this, html`<article>
 <header class="msg-head">
 <div class="msg-actions">
@@ -115,7 +123,7 @@ ${line('To', m.To)}${line('Cc', m.Cc)}${line('Bcc', m.Bcc)}${line('Reply-To', m.
 ${m.Tags?.length ? html`<div><dt>Tags</dt><dd>${m.Tags.map((t) => html`<span class="tag">${t}</span>`)}</dd></div>` : ''}
 </dl>
 </header>
-<nav class="tabs" aria-label="Message views">${TABS.map(([k, label]) => html`<a href="#/message/${enc}/${k}" data-tab="${k}"${k === tab ? html` aria-current="page"` : ''}>${label}${counts[k] ? html` <span class="badge">${counts[k]}</span>` : ''}</a>`)}</nav>
+<nav class="tabs" aria-label="Message views">${TABS.map(([k, label]) => html`<a href="#/message/${enc}/${k}" data-tab="${k}"${k === tab ? html` aria-current="page"` : ''}>${label}${counts[k] ? html` <span class="badge${k === 'findings' && m.Findings.some((f) => f.Severe) ? ' severe' : ''}">${counts[k]}</span>` : ''}</a>`)}</nav>
 <section class="panel" data-tab="${tab}"></section>
 </article>`);
     const panel = /** @type {HTMLElement} */ (this.querySelector('section.panel'));

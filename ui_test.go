@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/net/html"
 )
 
@@ -1003,5 +1004,196 @@ func TestUIFindingsLinksRemote(t *testing.T) {
 	if (sev["code"] != "enmime" && !strings.HasPrefix(sev["code"], "mime-")) || sev["sev"] != "severe" ||
 		sev["explain"] == "" || sev["badge"] != "badge severe" {
 		t.Errorf("severe finding = %v", sev)
+	}
+}
+
+// inboxMail is plainMail filed into inbox (none when inbox is "").
+func inboxMail(inbox, subject string) []byte {
+	raw := plainMail(subject, "x")
+	if inbox == "" {
+		return raw
+	}
+	return append([]byte("X-Mailsink-Inbox: "+inbox+"\r\n"), raw...)
+}
+
+// chooseInbox picks the option with value v ('*' or '=NAME') in the inbox
+// switcher, as a user would.
+func chooseInbox(t *testing.T, b *browser, v string) {
+	t.Helper()
+	eval[bool](t, b, `(() => { const s = document.querySelector('#inbox'); s.value = `+strconv.Quote(v)+`;
+		s.dispatchEvent(new Event('change', {bubbles: true})); return s.value === `+strconv.Quote(v)+`; })()`)
+}
+
+// inboxOptionsJS lists the switcher's option labels.
+const inboxOptionsJS = `[...document.querySelectorAll('#inbox option')].map(o => o.textContent).join('|')`
+
+func TestUIInboxSwitcherAndSearchHelp(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	deliver(t, s, inboxMail("", "plain one"))
+	deliver(t, s, inboxMail("job-7", "job first"))
+	openApp(t, b, s, "")
+	b.do(t, "inboxes listed", poll(rowsJS+` === 2`), poll(`document.querySelectorAll('#inbox option').length === 3`))
+	if got := eval[string](t, b, inboxOptionsJS); got != "All inboxes|default (1/1)|job-7 (1/1)" {
+		t.Errorf("inbox options = %q", got)
+	}
+
+	chooseInbox(t, b, "=job-7")
+	b.do(t, "job-7 only", poll(rowSubjectsJS+` === 'job first'`))
+	// New mail: a job-7 arrival shows up, a default one does not, and the
+	// counts in the switcher follow.
+	deliver(t, s, inboxMail("job-7", "job second"))
+	deliver(t, s, inboxMail("", "plain two"))
+	b.do(t, "job-7 after new mail",
+		poll(`document.querySelector('#count').textContent.startsWith('4 messages')`),
+		poll(rowSubjectsJS+` === 'job second|job first'`),
+		poll(`[...document.querySelectorAll('#inbox option')].some(o => o.textContent === 'default (2/2)')`),
+		poll(`[...document.querySelectorAll('#inbox option')].some(o => o.textContent === 'job-7 (2/2)')`),
+	)
+	// A new inbox appears in the switcher.
+	deliver(t, s, inboxMail("job-8", "other job"))
+	b.do(t, "new inbox listed", poll(`[...document.querySelectorAll('#inbox option')].some(o => o.value === '=job-8')`))
+	if got := eval[string](t, b, rowSubjectsJS); got != "job second|job first" {
+		t.Errorf("job-7 rows after a job-8 arrival = %q", got)
+	}
+
+	// The inbox combines with the search text.
+	b.do(t, "inbox plus search", chromedp.SendKeys(chromedp.CSS("#search"), "subject:second\r"),
+		poll(rowSubjectsJS+` === 'job second'`))
+
+	chooseInbox(t, b, `=`)
+	b.do(t, "default inbox plus search", poll(rowsJS+` === 0 && !!document.querySelector('message-list .empty')`))
+	eval[string](t, b, `document.querySelector('#search').value = ''`)
+	b.do(t, "default inbox", chromedp.SendKeys(chromedp.CSS("#search"), "\r"),
+		poll(rowSubjectsJS+` === 'plain two|plain one'`))
+
+	chooseInbox(t, b, "*")
+	b.do(t, "all inboxes", poll(rowsJS+` === 5`))
+
+	// Search syntax help sits next to the search box and lists the filters.
+	b.do(t, "search help", click(`.search-help summary`), visible(`.search-help-panel`))
+	help := text(t, b, ".search-help-panel")
+	for _, f := range []string{"from:", "to:", "cc:", "bcc:", "subject:", "tag:", "inbox:", "is:read", "is:unread",
+		"has:attachment", "larger:", "smaller:", "before:", "after:", "-tag:", `"a phrase"`} {
+		if !strings.Contains(help, f) {
+			t.Errorf("search help lacks %q", f)
+		}
+	}
+	if !eval[bool](t, b, `document.querySelector('#search-form').nextElementSibling === document.querySelector('.search-help')`) {
+		t.Error("search help is not next to the search box")
+	}
+}
+
+func TestUIDeleteKey(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	ids := map[string]string{}
+	for _, subj := range []string{"m1", "m2", "m3", "m4", "m5"} {
+		ids[subj] = deliver(t, s, plainMail(subj, "x"))
+	}
+	openApp(t, b, s, "#/message/"+ids["m3"]+"/")
+	b.do(t, "open m3", poll(rowsJS+` === 5`), visible(`message-view nav.tabs`))
+
+	// No selection: Delete removes the open message, without asking.
+	b.do(t, "delete open message",
+		chromedp.KeyEvent(kb.Delete),
+		poll(rowSubjectsJS+` === 'm5|m4|m2|m1'`),
+		poll(`location.hash === '#/'`),
+	)
+	// A selection: Delete removes the ticked rows, not the cursor's.
+	eval[bool](t, b, `(() => { for (const s of ['m5', 'm2']) [...document.querySelectorAll('message-list li[data-id]')]
+		.find(l => l.querySelector('.subject').textContent === s).querySelector('input').click(); return true; })()`)
+	b.do(t, "delete selection",
+		poll(`!document.querySelector('#toolbar button[data-action=delete]').disabled`),
+		chromedp.KeyEvent(kb.Delete),
+		poll(rowSubjectsJS+` === 'm4|m1'`),
+	)
+	// Nothing open or ticked: the row under the keyboard cursor goes.
+	b.do(t, "delete cursor row",
+		chromedp.KeyEvent("j"),
+		poll(`document.querySelector('message-list li.cursor .subject')?.textContent === 'm4'`),
+		chromedp.KeyEvent(kb.Delete),
+		poll(rowSubjectsJS+` === 'm1'`),
+	)
+	var list listReply
+	getJSON(t, s.url("/api/v1/messages"), &list)
+	if list.Total != 1 || list.Messages[0].ID != ids["m1"] {
+		t.Errorf("store holds %d messages (%v), want only m1", list.Total, list.Messages)
+	}
+	// Typing Delete in the search box deletes nothing.
+	b.do(t, "delete in search box", click("#search"), chromedp.KeyEvent(kb.Delete))
+	getJSON(t, s.url("/api/v1/messages"), &list)
+	if list.Total != 1 {
+		t.Errorf("Delete in the search box deleted mail: %d left", list.Total)
+	}
+}
+
+func TestUIRawEnvelopeFavicon(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	long := strings.Repeat("word ", 80)
+	raw := []byte("From: alice@example.org\r\nTo: Bob <bob@example.net>\r\nCc: carol@example.com\r\nSubject: hidden copy\r\n" +
+		"Message-ID: <bcc@ui.test>\r\n\r\nline one\r\n" + long + "\r\nline three\r\n")
+	c := dialSMTP(t, s.smtp)
+	c.cmd(250, "EHLO ui.test")
+	c.cmd(250, "MAIL FROM:<alice@example.org>")
+	for _, r := range []string{"BOB@example.net", "carol@example.com", "secret@example.com"} {
+		c.cmd(250, "RCPT TO:<%s>", r)
+	}
+	c.cmd(354, "DATA")
+	reply := c.cmd(250, "%s.", raw)
+	m := queuedID.FindStringSubmatch(reply)
+	if m == nil {
+		t.Fatalf("no queue ID in %q", reply)
+	}
+	id := m[1]
+	c.cmd(221, "QUIT")
+
+	openApp(t, b, s, "")
+	b.do(t, "favicon", poll(`document.querySelector('#favicon').href.startsWith('data:image/png;base64,')`))
+	icon1 := eval[string](t, b, `document.querySelector('#favicon').href`)
+
+	// Envelope: only the recipient in no To/Cc header is marked Bcc.
+	b.do(t, "envelope", chromedp.Navigate(s.url("/#/message/"+id+"/envelope")), visible("message-view dl.envelope"))
+	got := eval[string](t, b, `[...document.querySelectorAll('message-view .rcpt')].map(r => r.textContent).join('|')`)
+	if got != "<BOB@example.net>|<carol@example.com>|<secret@example.com> Bcc" {
+		t.Errorf("envelope recipients = %q", got)
+	}
+
+	// Raw: numbered lines, a wrap toggle, an .eml download.
+	b.do(t, "raw", chromedp.Navigate(s.url("/#/message/"+id+"/raw")), visible("message-view pre.raw .line"))
+	n := eval[int](t, b, `document.querySelectorAll('message-view pre.raw .line').length`)
+	src := eval[string](t, b, `document.querySelector('message-view pre.raw').textContent`)
+	if want := strings.Count(strings.ReplaceAll(src, "\r\n", "\n"), "\n"); n != want || n < 5 {
+		t.Errorf("%d numbered lines for %d source lines", n, want)
+	}
+	if nums := eval[string](t, b, `[...document.querySelectorAll('message-view pre.raw .ln')].slice(0, 3)
+		.map(e => getComputedStyle(e, '::before').content + '@' + (e.getBoundingClientRect().width > 0)).join(',')`); nums != `"1"@true,"2"@true,"3"@true` {
+		t.Errorf("line numbers render as %q", nums)
+	}
+	longLine := `[...document.querySelectorAll('message-view pre.raw .line')].find(l => l.textContent.includes('word word'))`
+	wrappedH := eval[float64](t, b, longLine+`.getBoundingClientRect().height`)
+	b.do(t, "unwrap", click("message-view .wrap-toggle"), poll(`document.querySelector('message-view .wrap-toggle').getAttribute('aria-pressed') === 'false'`))
+	flatH := eval[float64](t, b, longLine+`.getBoundingClientRect().height`)
+	if wrappedH < 2*flatH {
+		t.Errorf("long line is %.0fpx wrapped and %.0fpx unwrapped; want wrapping to take several lines", wrappedH, flatH)
+	}
+	if href := eval[string](t, b, `document.querySelector('message-view a.download').getAttribute('href')`); href != "api/v1/messages/"+id+"/download" {
+		t.Errorf("download href = %q", href)
+	}
+	cd := eval[string](t, b, `fetch(document.querySelector('message-view a.download').href).then(r => r.status + ' ' + r.headers.get('content-disposition'))`)
+	if want := `200 attachment; filename="` + id + `.eml"`; cd != want {
+		t.Errorf("download replies %q, want %q", cd, want)
+	}
+
+	// The message was read when opened; new mail changes the badge again.
+	b.do(t, "favicon after read", poll(`document.querySelector('#favicon').href !== `+strconv.Quote(icon1)))
+	icon2 := eval[string](t, b, `document.querySelector('#favicon').href`)
+	deliver(t, s, plainMail("another", "x"))
+	b.do(t, "favicon after new mail",
+		poll(`document.title === '(1) mailsink'`),
+		poll(`document.querySelector('#favicon').href !== `+strconv.Quote(icon2)))
+	if icon3 := eval[string](t, b, `document.querySelector('#favicon').href`); icon3 != icon1 {
+		t.Errorf("favicon for 1 unread differs between two draws")
 	}
 }

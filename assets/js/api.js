@@ -81,5 +81,11 @@ export const partURL = (id, part) => `api/v1/message/${enc(id)}/part/${enc(part)
 /** URL of an image part's thumbnail. @param {string} id @param {string} part */
 export const thumbURL = (id, part) => `${partURL(id, part)}/thumb`;
 
+/** The inboxes that hold mail ([{Name, Total, Unread}], Name '' = default). */
+export function listInboxes() { return getJSON('api/v1/inboxes'); }
+
+/** URL of the source as an .eml attachment. @param {string} id */
+export const downloadURL = (id) => `api/v1/messages/${enc(id)}/download`;
+
 /** URL of the raw source. @param {string} id */
 export const rawURL = (id) => `api/v1/message/${enc(id)}/raw`;

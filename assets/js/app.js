@@ -4,7 +4,8 @@
 import { registerMessageList } from './components/message-list.js';
 import { registerMessageView } from './components/message-view.js';
 import { Live } from './live.js';
-import { setRead, deleteMessages, deleteAll } from './api.js';
+import { setRead, deleteMessages, deleteAll, listInboxes } from './api.js';
+import { drawFavicon } from './favicon.js';
 
 /**
  * Parses the hash route.
@@ -31,6 +32,8 @@ function start() {
   const status = /** @type {HTMLElement} */ (document.querySelector('#live'));
   const counter = /** @type {HTMLElement} */ (document.querySelector('#count'));
   const notice = /** @type {HTMLElement} */ (document.querySelector('#notice'));
+  const inboxSel = /** @type {HTMLSelectElement} */ (document.querySelector('#inbox'));
+  const favicon = /** @type {HTMLLinkElement} */ (document.querySelector('#favicon'));
 
   /** @param {string} msg */
   const fail = (msg) => {
@@ -42,11 +45,48 @@ function start() {
     const { total, unread } = /** @type {CustomEvent} */ (e).detail;
     counter.textContent = `${total} messages, ${unread} unread`;
     document.title = unread ? `(${unread}) mailsink` : 'mailsink';
+    if (favicon && favicon.dataset.unread !== String(unread)) {
+      favicon.dataset.unread = String(unread);
+      favicon.href = drawFavicon(unread);
+    }
   });
   document.addEventListener('failure', (e) => fail(/** @type {CustomEvent} */ (e).detail.message));
   document.addEventListener('selection', (e) => {
     const n = /** @type {CustomEvent} */ (e).detail.ids.length;
     for (const b of document.querySelectorAll('[data-needs-selection]')) /** @type {HTMLButtonElement} */ (b).disabled = n === 0;
+  });
+
+  // The inbox switcher: option values are '*' (all) or '=' + the name.
+  let inboxesPending = false;
+  const loadInboxes = async () => {
+    try {
+      const inboxes = /** @type {{Name: string, Total: number, Unread: number}[]} */ (await listInboxes());
+      const cur = inboxSel.value;
+      const opts = [new Option('All inboxes', '*')];
+      for (const ib of inboxes) {
+        opts.push(new Option(`${ib.Name || 'default'} (${ib.Unread}/${ib.Total})`, `=${ib.Name}`));
+      }
+      if (cur !== '*' && !opts.some((o) => o.value === cur)) { // keep the chosen inbox even when empty
+        opts.push(new Option(`${cur.slice(1) || 'default'} (0/0)`, cur));
+      }
+      inboxSel.replaceChildren(...opts);
+      inboxSel.value = cur;
+      inboxSel.dataset.loaded = 'true';
+    } catch (err) {
+      fail(String(err.message ?? err));
+    }
+  };
+  const refreshInboxes = () => { // coalesces a burst of events into one request
+    if (inboxesPending) return;
+    inboxesPending = true;
+    requestAnimationFrame(() => {
+      inboxesPending = false;
+      loadInboxes();
+    });
+  };
+  inboxSel.addEventListener('change', () => {
+    const v = inboxSel.value;
+    list.setInbox(v === '*' ? null : v.slice(1));
   });
 
   const route = () => {
@@ -97,7 +137,8 @@ function start() {
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = /** @type {HTMLElement} */ (e.target);
-    const typing = t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t.isContentEditable;
+    const typing = (t instanceof HTMLInputElement && t.type !== 'checkbox' && t.type !== 'radio') ||
+      t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || t.isContentEditable;
     if (e.key === 'Escape') {
       if (typing) t.blur();
       else if (location.hash.startsWith('#/message/')) location.hash = '#/';
@@ -105,6 +146,13 @@ function start() {
     }
     if (typing) return;
     switch (e.key) {
+      case 'Delete': {
+        let ids = list.checkedIDs;
+        if (!ids.length) ids = [view.messageID || list.cursorID].filter(Boolean);
+        if (!ids.length) return;
+        act(() => deleteMessages(ids));
+        break;
+      }
       case 'j': list.move(1); break;
       case 'k': list.move(-1); break;
       case 'Enter': {
@@ -121,19 +169,30 @@ function start() {
   });
 
   const live = new Live();
-  live.addEventListener('new', (e) => list.onNew(/** @type {CustomEvent} */ (e).detail));
-  live.addEventListener('update', (e) => list.onUpdate(/** @type {CustomEvent} */ (e).detail));
+  live.addEventListener('new', (e) => {
+    list.onNew(/** @type {CustomEvent} */ (e).detail);
+    refreshInboxes();
+  });
+  live.addEventListener('update', (e) => {
+    list.onUpdate(/** @type {CustomEvent} */ (e).detail);
+    refreshInboxes();
+  });
   live.addEventListener('delete', (e) => {
+    refreshInboxes();
     const d = /** @type {CustomEvent} */ (e).detail;
     list.onDelete(d);
     if (view.messageID && d.IDs?.includes(view.messageID)) location.hash = '#/';
   });
   live.addEventListener('truncate', () => {
+    refreshInboxes();
     list.onTruncate();
     if (view.messageID) location.hash = '#/';
   });
   live.addEventListener('stats', (e) => list.onStats(/** @type {CustomEvent} */ (e).detail));
-  live.addEventListener('reconnect', () => list.load());
+  live.addEventListener('reconnect', () => {
+    list.load();
+    refreshInboxes();
+  });
   live.addEventListener('status', (e) => {
     const on = /** @type {CustomEvent} */ (e).detail.connected;
     status.dataset.state = on ? 'on' : 'off';
@@ -142,6 +201,7 @@ function start() {
   live.connect();
 
   list.load();
+  loadInboxes();
   route();
 }
 

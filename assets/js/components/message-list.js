@@ -21,6 +21,8 @@ export class MessageList extends HTMLElement {
   #unread = 0; // unread in the store
   #matching = 0; // messages the list or search matches
   #query = '';
+  /** @type {string|null} the inbox shown, null for all */
+  #inbox = null;
   #cursor = -1;
   #openID = '';
   /** @type {Set<string>} */
@@ -67,6 +69,16 @@ export class MessageList extends HTMLElement {
   /** The search query in effect ('' for the plain list). */
   get query() { return this.#query; }
 
+  /** The inbox shown ('' = default), or null for all inboxes. */
+  get inbox() { return this.#inbox; }
+
+  /** The query sent to the server: the inbox filter plus the search text. */
+  get #effective() {
+    if (this.#inbox === null) return this.#query;
+    const term = `inbox:"${this.#inbox.replace(/"/g, '')}"`;
+    return this.#query ? `${term} ${this.#query}` : term;
+  }
+
   /** IDs whose checkboxes are ticked. */
   get checkedIDs() { return [...this.#checked]; }
 
@@ -86,7 +98,7 @@ export class MessageList extends HTMLElement {
     this.#loading = true;
     this.#schedule();
     try {
-      const page = await listMessages({ query: this.#query, start: 0, limit: Math.max(PAGE, this.#messages.length) });
+      const page = await listMessages({ query: this.#effective, start: 0, limit: Math.max(PAGE, this.#messages.length) });
       this.#messages = page.messages;
       this.#counts(page);
       this.#error = '';
@@ -108,7 +120,7 @@ export class MessageList extends HTMLElement {
     this.#loading = true;
     this.#schedule();
     try {
-      const page = await listMessages({ query: this.#query, start: this.#messages.length, limit: PAGE });
+      const page = await listMessages({ query: this.#effective, start: this.#messages.length, limit: PAGE });
       const have = new Set(this.#messages.map((m) => m.ID));
       this.#messages.push(...page.messages.filter((m) => !have.has(m.ID)));
       this.#counts(page);
@@ -119,6 +131,12 @@ export class MessageList extends HTMLElement {
       this.#loading = false;
       this.#schedule();
     }
+  }
+
+  /** Shows one inbox ('' = default) or, with null, all. @param {string|null} name */
+  setInbox(name) {
+    this.#inbox = name;
+    return this.search(this.#query);
   }
 
   /** Runs a search (Mailpit syntax); '' shows every message. @param {string} q */
@@ -137,7 +155,7 @@ export class MessageList extends HTMLElement {
     this.#total++;
     if (!m.Read) this.#unread++;
     this.#emitCounts();
-    if (this.#query) {
+    if (this.#effective) {
       this.#reloadSoon(); // only the server knows whether it matches
       return;
     }
@@ -210,8 +228,8 @@ export class MessageList extends HTMLElement {
     } else if (!this.#messages.length && (this.#loading || !this.#loaded)) {
       footer = html`<p class="loading">Loading…</p>`;
     } else if (!this.#messages.length) {
-      footer = this.#query
-        ? html`<p class="empty">No messages match <q>${this.#query}</q>.</p>`
+      footer = this.#effective
+        ? html`<p class="empty">No messages match <q>${this.#effective}</q>.</p>`
         : html`<p class="empty">No messages yet. Send one to the SMTP port.</p>`;
     } else {
       footer = html`<p class="count">${this.#messages.length} of ${this.#matching}</p>`;

@@ -11,11 +11,16 @@ const params = (ps) => (ps ?? []).map((p) => (p.Value ? `${p.Key}=${p.Value}` : 
 export async function renderEnvelope(el, ctx) {
   const e = ctx.msg.Envelope ?? {};
   const tls = e.TLSVersion ? `${e.TLSVersion} ${e.TLSCipher ?? ''}${e.TLSServerName ? ` (SNI ${e.TLSServerName})` : ''}` : 'none';
+  /** @type {{Address: string, Params?: {Key: string, Value: string}[]}[]} */
+  const rcpts = e.Rcpts ?? [];
+  const headerAddrs = new Set([...(ctx.msg.To ?? []), ...(ctx.msg.Cc ?? [])].map((a) => String(a?.Address ?? '').toLowerCase()));
   const rows = [
     ['Source', e.Source], ['Protocol', e.Protocol], ['Remote', e.RemoteAddr], ['Local', e.LocalAddr],
     ['HELO', `${e.Helo ?? ''}${e.ESMTP ? ' (EHLO)' : ''}`], ['TLS', tls], ['Auth user', e.AuthUser],
     ['MAIL FROM', `<${e.MailFrom ?? ''}> ${params(e.MailParams)}`],
-    ['RCPT TO', (e.Rcpts ?? []).map((r) => `<${r.Address}> ${params(r.Params)}`.trim()).join(', ')],
+    ['RCPT TO', rcpts.length ? html`${rcpts.map((r, i) => html`${i ? ', ' : ''}<span class="rcpt">${`<${r.Address}> ${params(r.Params)}`.trim()}${
+      headerAddrs.has(String(r.Address ?? '').toLowerCase()) ? ''
+        : html` <span class="badge bcc" title="In the envelope but in no To or Cc header">Bcc</span>`}</span>`)}` : ''],
     ['Body', `${e.Body ?? ''}${e.SMTPUTF8 ? ' SMTPUTF8' : ''}${e.Chunked ? ' (BDAT)' : ''}`],
     ['Received at', dateTime(e.ReceivedAt ?? '')],
   ];

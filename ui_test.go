@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1195,5 +1196,284 @@ func TestUIRawEnvelopeFavicon(t *testing.T) {
 		poll(`document.querySelector('#favicon').href !== `+strconv.Quote(icon2)))
 	if icon3 := eval[string](t, b, `document.querySelector('#favicon').href`); icon3 != icon1 {
 		t.Errorf("favicon for 1 unread differs between two draws")
+	}
+}
+
+// seenJS installs a MutationObserver that records, per subject, the
+// Date.now() at which its row first appeared in the message list.
+const seenJS = `(() => { window.__seen = {}; const mark = () => {
+	for (const e of document.querySelectorAll('message-list li[data-id] .subject'))
+		if (!(e.textContent in window.__seen)) window.__seen[e.textContent] = Date.now(); };
+	new MutationObserver(mark).observe(document.querySelector('message-list'), {childList: true, subtree: true});
+	mark(); return true; })()`
+
+// percentile returns the q-quantile (nearest rank) of sorted ds.
+func percentile(ds []time.Duration, q float64) time.Duration {
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+func TestUILiveLatency(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	openApp(t, b, s, "")
+	eval[bool](t, b, seenJS)
+
+	c := dialSMTP(t, s.smtp)
+	c.cmd(250, "EHLO latency.test")
+	const n = 20
+	var lat []time.Duration
+	for i := range n {
+		subj := fmt.Sprintf("Latency %02d", i)
+		c.sendBDAT("a@latency.test", "b@latency.test", plainMail(subj, "x"))
+		sent := time.Now().UnixMilli()
+		key := strconv.Quote(subj)
+		b.do(t, subj, poll(`window.__seen[`+key+`] !== undefined`))
+		lat = append(lat, time.Duration(eval[int64](t, b, `window.__seen[`+key+`]`)-sent)*time.Millisecond)
+	}
+	slices.Sort(lat)
+	t.Logf("SMTP 250 → row visible over %d messages: p50 %v, max %v", n, percentile(lat, 0.5), lat[n-1])
+	if lat[n-1] > 2*time.Second {
+		t.Errorf("max latency %v, want ≤ 2s (all: %v)", lat[n-1], lat)
+	}
+}
+
+// apiDo sends a JSON request to the API and fails unless it answers 200.
+func apiDo(t *testing.T, method, url, body string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s = %s: %s", method, url, resp.Status, b)
+	}
+}
+
+func TestUIChangesFromElsewhere(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	ids := map[string]string{}
+	for _, subj := range []string{"e1", "e2", "e3", "e4"} {
+		ids[subj] = deliver(t, s, plainMail(subj, "x"))
+	}
+	openApp(t, b, s, "")
+	b.do(t, "rows", poll(rowsJS+` === 4`), poll(`document.title === '(4) mailsink'`))
+	eval[int](t, b, `window.__noReload = 7`)
+	row := func(subj string) string {
+		return `document.querySelector('message-list li[data-id="` + ids[subj] + `"]')`
+	}
+
+	// Another client marks e2 read, then unread again.
+	apiDo(t, http.MethodPut, s.url("/api/v1/messages"), `{"IDs":["`+ids["e2"]+`"],"Read":true}`)
+	b.do(t, "read elsewhere", poll(row("e2")+`?.classList.contains('read')`), poll(`document.title === '(3) mailsink'`))
+	if cls := eval[string](t, b, row("e1")+`.className`); !strings.Contains(cls, "unread") {
+		t.Errorf("e1 row class %q after marking e2 read", cls)
+	}
+	apiDo(t, http.MethodPut, s.url("/api/v1/messages"), `{"IDs":["`+ids["e2"]+`"],"Read":false}`)
+	b.do(t, "unread elsewhere", poll(row("e2")+`?.classList.contains('unread')`), poll(`document.title === '(4) mailsink'`))
+
+	// Another client deletes e3.
+	apiDo(t, http.MethodDelete, s.url("/api/v1/messages"), `{"IDs":["`+ids["e3"]+`"]}`)
+	b.do(t, "delete elsewhere", poll(rowSubjectsJS+` === 'e4|e2|e1'`),
+		poll(`document.querySelector('#count').textContent.startsWith('3 messages')`))
+
+	// And empties the store.
+	apiDo(t, http.MethodDelete, s.url("/api/v1/messages"), "")
+	b.do(t, "truncate elsewhere", poll(rowsJS+` === 0 && !!document.querySelector('message-list .empty')`),
+		poll(`document.querySelector('#count').textContent === '0 messages, 0 unread'`),
+		poll(`document.title === 'mailsink'`))
+	if marker := eval[int](t, b, `window.__noReload`); marker != 7 {
+		t.Errorf("page reloaded (marker %d)", marker)
+	}
+}
+
+// sendMany delivers n plain messages over one SMTP connection, subjects
+// prefix-0 … prefix-(n-1).
+func sendMany(addr, prefix string, n int) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	defer c.Close()
+	for i := range n {
+		if err := c.Mail("a@burst.test"); err != nil {
+			return fmt.Errorf("MAIL: %w", err)
+		}
+		if err := c.Rcpt("b@burst.test"); err != nil {
+			return fmt.Errorf("RCPT: %w", err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			return fmt.Errorf("DATA: %w", err)
+		}
+		if _, err := w.Write(plainMail(fmt.Sprintf("%s-%d", prefix, i), "x")); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("end of data: %w", err)
+		}
+	}
+	return c.Quit()
+}
+
+func TestUIBurst(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	openApp(t, b, s, "")
+
+	const conns, per = 10, 30
+	start := time.Now()
+	errs := make(chan error, conns)
+	for i := range conns {
+		go func() { errs <- sendMany(s.smtp, fmt.Sprintf("c%d", i), per) }()
+	}
+	// While mail pours in, the page answers a trivial evaluation quickly.
+	var slowest time.Duration
+	evals := 0
+	for pending := conns; pending > 0; {
+		select {
+		case err := <-errs:
+			pending--
+			if err != nil {
+				t.Error(err)
+			}
+		default:
+			t0 := time.Now()
+			if v := eval[int](t, b, `1+1`); v != 2 {
+				t.Fatalf("1+1 = %d", v)
+			}
+			slowest = max(slowest, time.Since(t0))
+			evals++
+		}
+	}
+	sent := time.Since(start)
+	const total = conns * per
+	b.do(t, "all counted",
+		poll(fmt.Sprintf(`document.querySelector('#count').textContent === '%d messages, %d unread'`, total, total)),
+		poll(fmt.Sprintf(`document.title === '(%d) mailsink'`, total)),
+		poll(fmt.Sprintf(`/ of %d$/.test(document.querySelector('message-list .list-footer .count')?.textContent ?? '')`, total)),
+	)
+	shown := time.Since(start)
+	t.Logf("%d messages over %d connections: sent in %v, all counted in the page after %v; %d evaluations during the burst, slowest %v",
+		total, conns, sent.Round(time.Millisecond), shown.Round(time.Millisecond), evals, slowest.Round(time.Millisecond))
+	if slowest > time.Second {
+		t.Errorf("page took %v to evaluate 1+1 during the burst, want < 1s", slowest)
+	}
+	if evals == 0 {
+		t.Error("no evaluation ran during the burst")
+	}
+	rows := eval[int](t, b, rowsJS)
+	var list listReply
+	getJSON(t, s.url("/api/v1/messages?limit=1"), &list)
+	if list.Total != total || rows < 50 || rows > total {
+		t.Errorf("store total %d, page rows %d; want %d stored and at least a first page shown", list.Total, rows, total)
+	}
+}
+
+func TestUIPartsTree(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "ui", "rich.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	id := deliver(t, s, raw)
+	latin := deliver(t, s, []byte("From: a@example.org\r\nTo: b@example.net\r\nSubject: latin\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCaf\xe9 cr\xe8me\r\n"))
+	openApp(t, b, s, "#/message/"+id+"/parts")
+	b.do(t, "parts tab", visible("message-view ul.tree"))
+
+	// Every multipart node is a <details>, open at first.
+	const detailsJS = `[...document.querySelectorAll('message-view ul.tree details')]`
+	if got := eval[string](t, b, detailsJS+`.map(d => d.open + ':' + d.querySelector('summary .ctype').textContent).join('|')`); got != "true:multipart/mixed|true:multipart/related|true:multipart/alternative" {
+		t.Errorf("multipart nodes = %q", got)
+	}
+	// Collapsing one hides its leaves, and only its leaves.
+	const altLeafJS = `document.querySelector('message-view ul.tree details details details a[title]')`
+	const chartJS = `[...document.querySelectorAll('message-view ul.tree a[title]')].find(a => a.textContent.includes('chart.png'))`
+	b.do(t, "collapse alternative",
+		click(`message-view ul.tree details details details > summary`),
+		poll(`!`+detailsJS+`[2].open && !`+altLeafJS+`.checkVisibility()`),
+	)
+	if !eval[bool](t, b, chartJS+`.checkVisibility()`) {
+		t.Error("collapsing multipart/alternative hid chart.png too")
+	}
+	b.do(t, "expand alternative",
+		click(`message-view ul.tree details details details > summary`),
+		poll(detailsJS+`[2].open && `+altLeafJS+`.checkVisibility()`),
+	)
+
+	// text/* leaves have a View button; the image has none.
+	const buttonsJS = `[...document.querySelectorAll('message-view ul.tree button.view-part')]`
+	if got := eval[string](t, b, buttonsJS+`.map(b => b.closest('li').querySelector('.ctype').textContent).join('|')`); got != "text/plain|text/html|text/plain" {
+		t.Errorf("View buttons on %q, want the three text parts", got)
+	}
+	view := func(i int, want string) string {
+		t.Helper()
+		btn := fmt.Sprintf(`%s[%d]`, buttonsJS, i)
+		b.do(t, fmt.Sprintf("view part %d", i),
+			chromedp.Evaluate[chromedp.Void](btn+`.click()`),
+			poll(btn+`.textContent === 'Hide' && `+btn+`.nextElementSibling.textContent.includes(`+strconv.Quote(want)+`)`),
+		)
+		return eval[string](t, b, btn+`.nextElementSibling.textContent`)
+	}
+	// The HTML part shows as source text, never as markup.
+	if got := view(1, `<h1 style="color:#0a66c2">`); !strings.Contains(got, "Open the report</a>") {
+		t.Errorf("html part text = %q", got)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('message-view ul.tree pre.part-text *').length`); n != 0 {
+		t.Errorf("viewed part became %d elements", n)
+	}
+	// The base64 attachment shows decoded.
+	if got := view(2, "Résumé of the quarter."); got != "Résumé of the quarter.\nAll good.\n" {
+		t.Errorf("attachment text = %q", got)
+	}
+	// Hide folds it away again.
+	b.do(t, "hide", chromedp.Evaluate[chromedp.Void](buttonsJS+`[2].click()`),
+		poll(buttonsJS+`[2].nextElementSibling.hidden && `+buttonsJS+`[2].textContent === 'View'`))
+
+	// A Latin-1 part is decoded in its charset.
+	b.do(t, "latin-1 message", chromedp.Navigate(s.url("/#/message/"+latin+"/parts")), visible("message-view ul.tree button.view-part"))
+	if got := view(0, "Caf"); strings.TrimSpace(got) != "Café crème" {
+		t.Errorf("latin-1 part text = %q", got)
+	}
+}
+
+func TestUIReconnect(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, nil)
+	deliver(t, s, plainMail("before", "x"))
+	openApp(t, b, s, "")
+	b.do(t, "first row", poll(rowSubjectsJS+` === 'before'`))
+	eval[int](t, b, `window.__noReload = 9`)
+
+	// The server goes away: the page says so.
+	s.stop(t)
+	b.do(t, "live off", poll(`document.querySelector('#live').dataset.state === 'off'`))
+
+	// It comes back on the same HTTP address with the same database, and
+	// mail arrives before the page has reconnected: the page catches up.
+	s2 := startServer(t, nil, "-http-addr="+s.http, "-db="+s.db)
+	if live := eval[string](t, b, `document.querySelector('#live').dataset.state`); live != "off" {
+		t.Logf("page reconnected before the new mail was sent (state %q)", live)
+	}
+	deliver(t, s2, plainMail("while away", "x"))
+	b.do(t, "reconnected",
+		poll(`document.querySelector('#live').dataset.state === 'on'`),
+		poll(rowSubjectsJS+` === 'while away|before'`),
+		poll(`document.title === '(2) mailsink'`),
+	)
+	// And live events flow again.
+	deliver(t, s2, plainMail("after", "x"))
+	b.do(t, "live again", poll(rowSubjectsJS+` === 'after|while away|before'`))
+	if marker := eval[int](t, b, `window.__noReload`); marker != 9 {
+		t.Errorf("page reloaded (marker %d)", marker)
 	}
 }

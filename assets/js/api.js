@@ -78,6 +78,24 @@ export const viewURL = (id) => `view/${enc(id)}.html`;
 /** URL of a decoded part. @param {string} id @param {string} part */
 export const partURL = (id, part) => `api/v1/message/${enc(id)}/part/${enc(part)}`;
 
+/**
+ * A part's decoded content as text, in the charset its Content-Type names
+ * (else fallback, else UTF-8).
+ * @param {string} id @param {string} part @param {string} [fallback]
+ */
+export async function getPartText(id, part, fallback) {
+  const res = await request(partURL(id, part));
+  const m = /charset="?([^";\s]+)/i.exec(res.headers.get('Content-Type') ?? '');
+  const buf = await res.arrayBuffer();
+  for (const label of [m?.[1], fallback, 'utf-8']) {
+    if (!label) continue;
+    try {
+      return new TextDecoder(label).decode(buf);
+    } catch { /* unknown charset label: try the next */ }
+  }
+  return new TextDecoder().decode(buf);
+}
+
 /** URL of an image part's thumbnail. @param {string} id @param {string} part */
 export const thumbURL = (id, part) => `${partURL(id, part)}/thumb`;
 

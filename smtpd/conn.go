@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -881,11 +880,11 @@ func (c *conn) handshake() bool {
 	return true
 }
 
-// newID returns a random URL-safe id of 22 characters (128 bits).
+// newID returns a random message ID: at least 128 bits as 26 upper-case
+// base32 characters. Unlike base64url it never starts with "-" (which command
+// lines take for an option) and survives case-insensitive handling.
 func newID() string {
-	var b [16]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return rand.Text()
 }
 
 // protocolName is the RFC 3848 / RFC 6531 "with" value.

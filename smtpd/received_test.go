@@ -81,7 +81,7 @@ S: 250 2.1.5`,
 			if len(msgs) != 1 {
 				t.Fatalf("messages = %d, want 1", len(msgs))
 			}
-			re := regexp.MustCompile("^" + strings.NewReplacer("(ID)", `([A-Za-z0-9_-]{22})`, "(DATE)", dateRe).Replace(tt.want) + "Subject: x\r\n\r\nhi\r\n$")
+			re := regexp.MustCompile("^" + strings.NewReplacer("(ID)", `([A-Z2-7]{26})`, "(DATE)", dateRe).Replace(tt.want) + "Subject: x\r\n\r\nhi\r\n$")
 			m := re.FindStringSubmatch(string(msgs[0].data))
 			if m == nil {
 				t.Fatalf("message = %q\nwant match for %q", msgs[0].data, re)

@@ -21,6 +21,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -531,7 +532,7 @@ with smtplib.SMTP(sys.argv[1], int(sys.argv[2])) as s:
 `, host, port}, "from smtplib"},
 	}
 	for _, tt := range tests {
-		bin, err := execLookPath(tt.bin)
+		bin, err := exec.LookPath(tt.bin)
 		if err != nil {
 			if os.Getenv("MAILSINK_REQUIRE_CLIENTS") != "" {
 				t.Fatalf("%s not installed: %v", tt.bin, err)

@@ -16,8 +16,6 @@ import (
 	"time"
 )
 
-func execLookPath(name string) (string, error) { return exec.LookPath(name) }
-
 func runCmd(bin string, args ...string) ([]byte, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.WaitDelay = 10 * time.Second

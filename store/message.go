@@ -481,6 +481,39 @@ func (db *DB) Part(ctx context.Context, id, partID string) (*Part, []byte, error
 	return p, content, nil
 }
 
+// PartContents returns the decoded content of each of the parts partIDs
+// of message id (unknown parts are left out), parsing the message once:
+// for callers that need several parts, e.g. to checksum every attachment.
+func (db *DB) PartContents(ctx context.Context, id string, partIDs []string) (map[string][]byte, error) {
+	raw, err := db.Raw(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(partIDs))
+	if len(partIDs) == 0 {
+		return out, nil
+	}
+	e, _, err := db.readEnvelope(raw)
+	if err != nil || e.Root == nil {
+		for _, pid := range partIDs {
+			if _, content, ok := db.findPart(raw, pid); ok {
+				out[pid] = content
+			}
+		}
+		return out, nil
+	}
+	want := make(map[string]bool, len(partIDs))
+	for _, pid := range partIDs {
+		want[pid] = true
+	}
+	for p := range walkParts(e.Root) {
+		if want[p.PartID] {
+			out[p.PartID] = nonNil(p.Content)
+		}
+	}
+	return out, nil
+}
+
 // SetRead marks the messages ids (all messages when ids is empty) read or
 // unread and sends an "update" event with the IDs as given.
 func (db *DB) SetRead(ctx context.Context, ids []string, read bool) error {

@@ -256,11 +256,22 @@ func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sums := make(map[string]checksums, len(m.Inline)+len(m.Attached))
-	for _, p := range slices.Concat(m.Inline, m.Attached) {
-		_, content, err := s.msgs.Part(ctx, m.ID, p.ID)
-		if err != nil {
-			s.writeError(w, r, fmt.Errorf("checksum part %s of %s: %w", p.ID, m.ID, err))
+	// One parse for all parts, not one per part.
+	parts := slices.Concat(m.Inline, m.Attached)
+	partIDs := make([]string, len(parts))
+	for i, p := range parts {
+		partIDs[i] = p.ID
+	}
+	contents, err := s.msgs.PartContents(ctx, m.ID, partIDs)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("checksum parts of %s: %w", m.ID, err))
+		return
+	}
+	sums := make(map[string]checksums, len(parts))
+	for _, p := range parts {
+		content, ok := contents[p.ID]
+		if !ok {
+			s.writeError(w, r, fmt.Errorf("checksum part %s of %s: %w", p.ID, m.ID, store.ErrNotFound))
 			return
 		}
 		sums[p.ID] = checksumsOf(content)

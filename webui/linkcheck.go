@@ -56,6 +56,10 @@ func (s *Server) handleLinkCheck(w http.ResponseWriter, r *http.Request) {
 			urls = append(urls, l.URL)
 		}
 	}
+	client := &http.Client{Timeout: linkCheckTimeout}
+	if !follow {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
 	out := linkCheckResponse{Links: make([]linkStatus, len(urls))}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -64,7 +68,7 @@ func (s *Server) handleLinkCheck(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				out.Links[i] = checkLink(r.Context(), urls[i], follow)
+				out.Links[i] = checkLink(r.Context(), client, urls[i])
 			}
 		}()
 	}
@@ -83,11 +87,7 @@ func (s *Server) handleLinkCheck(w http.ResponseWriter, r *http.Request) {
 
 // checkLink requests one URL with HEAD, falling back to GET when the server
 // does not allow HEAD.
-func checkLink(ctx context.Context, url string, follow bool) linkStatus {
-	client := &http.Client{Timeout: linkCheckTimeout}
-	if !follow {
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
+func checkLink(ctx context.Context, client *http.Client, url string) linkStatus {
 	st := linkStatus{URL: url}
 	for _, method := range []string{http.MethodHead, http.MethodGet} {
 		req, err := http.NewRequestWithContext(ctx, method, url, nil)

@@ -180,17 +180,23 @@ func (s *Server) handleMailhogSearch(w http.ResponseWriter, r *http.Request) {
 // handleMailhogMessage: GET /api/v1/messages/{id}, one message in the
 // MailHog shape. Unlike Mailpit's GET, it does not mark the message read.
 func (s *Server) handleMailhogMessage(w http.ResponseWriter, r *http.Request) {
-	id, err := s.resolveID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.mailhogError(w, r, err)
-		return
-	}
-	m, err := s.mailhogMessage(r.Context(), id)
+	_, m, err := s.mailhogMessageOf(r)
 	if err != nil {
 		s.mailhogError(w, r, err)
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, m)
+}
+
+// mailhogMessageOf loads the MailHog message the {id} path value names
+// ("latest" included) and returns its resolved id.
+func (s *Server) mailhogMessageOf(r *http.Request) (string, mailhogMessage, error) {
+	id, err := s.resolveID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return "", mailhogMessage{}, err
+	}
+	m, err := s.mailhogMessage(r.Context(), id)
+	return id, m, err
 }
 
 // handleMailhogDelete: DELETE /api/v1/messages/{id}. 200 with an empty
@@ -241,12 +247,7 @@ func (s *Server) handleMailhogDownload(w http.ResponseWriter, r *http.Request) {
 // MailHog names it), and decode quoted-printable too; a body that fails
 // to decode is sent as it is.
 func (s *Server) handleMailhogPartDownload(w http.ResponseWriter, r *http.Request) {
-	id, err := s.resolveID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.mailhogError(w, r, err)
-		return
-	}
-	m, err := s.mailhogMessage(r.Context(), id)
+	id, m, err := s.mailhogMessageOf(r)
 	if err != nil {
 		s.mailhogError(w, r, err)
 		return

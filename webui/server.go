@@ -36,6 +36,7 @@ type Messages interface {
 	Get(ctx context.Context, id string) (*store.Message, error)
 	Raw(ctx context.Context, id string) ([]byte, error)
 	Part(ctx context.Context, id, partID string) (*store.Part, []byte, error)
+	PartContents(ctx context.Context, id string, partIDs []string) (map[string][]byte, error)
 	SetRead(ctx context.Context, ids []string, read bool) error
 	Delete(ctx context.Context, ids []string) (int, error)
 	DeleteAll(ctx context.Context) error

@@ -355,6 +355,9 @@ func (f failing) DeleteAll(context.Context) error                         { retu
 func (f failing) Insert(context.Context, string, store.Envelope, []byte) (*store.Summary, error) {
 	return nil, f.err
 }
+func (f failing) PartContents(context.Context, string, []string) (map[string][]byte, error) {
+	return nil, f.err
+}
 func (f failing) Part(context.Context, string, string) (*store.Part, []byte, error) {
 	return nil, nil, f.err
 }

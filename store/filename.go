@@ -40,7 +40,7 @@ func paramValue(v, key string) string {
 	params := splitParams(v)
 	if plain, ok := params[key]; ok && plain.value != "" {
 		if p, ok := params[key+"*"]; !ok || p.value == "" {
-			return decodeHeader(plain.value)
+			return DecodeHeader(plain.value)
 		}
 	}
 	if ext, ok := params[key+"*"]; ok {
@@ -67,7 +67,7 @@ func paramValue(v, key string) string {
 	}
 	if len(pieces) == 0 {
 		if plain, ok := params[key]; ok {
-			return decodeHeader(plain.value)
+			return DecodeHeader(plain.value)
 		}
 		return ""
 	}
@@ -90,7 +90,7 @@ func paramValue(v, key string) string {
 		}
 		buf.WriteString(val)
 	}
-	return decodeHeader(toCharset(charset, buf.Bytes()))
+	return DecodeHeader(toCharset(charset, buf.Bytes()))
 }
 
 // decode2231 decodes charset'lang'percent-encoded.

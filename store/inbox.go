@@ -56,7 +56,7 @@ func (db *DB) routeInbox(env Envelope, hdr header, s *Summary) string {
 	if u := strings.TrimSpace(env.AuthUser); u != "" {
 		return normalizeInbox(u)
 	}
-	if v := strings.TrimSpace(decodeHeader(hdr.get(db.opts.InboxHeader))); v != "" {
+	if v := strings.TrimSpace(DecodeHeader(hdr.get(db.opts.InboxHeader))); v != "" {
 		return normalizeInbox(v)
 	}
 	var rcpts []string

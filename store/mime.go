@@ -396,9 +396,11 @@ func wordDecoder() *mime.WordDecoder {
 	return &mime.WordDecoder{CharsetReader: charsetReader}
 }
 
-// decodeHeader decodes the RFC 2047 encoded words of an unstructured
-// header value; a value that does not decode is returned as it is.
-func decodeHeader(s string) string {
+// DecodeHeader decodes the RFC 2047 encoded words of an unstructured
+// header value in any charset golang.org/x/text knows, leniently (bad
+// padding, unknown charsets); a value that does not decode is returned as
+// it is. The result is valid UTF-8.
+func DecodeHeader(s string) string {
 	if !strings.Contains(s, "=?") {
 		return s
 	}
@@ -486,7 +488,7 @@ func cutEncodedWord(s string) (decoded, rest string, ok bool) {
 // decodeSubject decodes a Subject value; line breaks that came out of
 // encoded words become spaces and surrounding space is trimmed.
 func decodeSubject(s string) string {
-	d := decodeHeader(s)
+	d := DecodeHeader(s)
 	d = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
 			return ' '
@@ -557,7 +559,7 @@ func lenientAddresses(list string) []Address {
 				addr = addr[:j]
 			}
 			a.Address = strings.TrimSpace(addr)
-			a.Name = decodeHeader(strings.Trim(strings.TrimSpace(p[:i]), `"`))
+			a.Name = DecodeHeader(strings.Trim(strings.TrimSpace(p[:i]), `"`))
 		} else {
 			a.Address = p
 		}

@@ -84,7 +84,7 @@ func sortTags(tags []string) {
 func ingestTags(hdr header, env Envelope, s *Summary, plus bool) []string {
 	var tags []string
 	for _, v := range hdr.all("X-Tags") {
-		tags = append(tags, strings.Split(decodeHeader(v), ",")...)
+		tags = append(tags, strings.Split(DecodeHeader(v), ",")...)
 	}
 	if plus {
 		for _, r := range env.Rcpts {

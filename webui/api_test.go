@@ -201,8 +201,9 @@ type message struct {
 	Read    bool   `json:"Read"`
 	Parts   part   `json:"Parts"`
 	Headers []struct {
-		Name  string `json:"Name"`
-		Value string `json:"Value"`
+		Name    string `json:"Name"`
+		Value   string `json:"Value"`
+		Decoded string `json:"Decoded"`
 	} `json:"Headers"`
 	Findings []struct {
 		Code   string `json:"Code"`
@@ -242,9 +243,10 @@ type message struct {
 		ReceivedAt string `json:"ReceivedAt"`
 		Source     string `json:"Source"`
 	} `json:"Envelope"`
-	Inbox string
-	Links []store.Link
-	Codes []string
+	Inbox  string
+	Links  []store.Link
+	Codes  []string
+	Remote []store.RemoteRef
 }
 
 type appInformation struct {
@@ -456,6 +458,40 @@ func wantSums(t *testing.T, a attachment, content []byte) {
 	}
 	if a.Size != int64(len(content)) {
 		t.Errorf("%s size = %d, want %d", a.FileName, a.Size, len(content))
+	}
+}
+
+// TestMessageDecodedHeadersAndRemote: each header carries its RFC 2047
+// decoded value beside the raw one, and the remote images and style
+// sheets of the HTML body are listed as a browser would load them.
+func TestMessageDecodedHeadersAndRemote(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	s.insert(t, "enc", "From: =?ISO-8859-1?Q?J=F6rg?= <j@example.test>\n"+
+		"Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?= =?UTF-8?Q?_world?=\n"+
+		"X-Plain: nothing encoded\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n"+
+		`<img src="&#104;ttps://t.example/p.gif"><p style="background:url(//cdn.example/bg.png)">x</p><img src="cid:a">`+"\n")
+	var m message
+	s.getJSON(t, "/api/v1/message/enc", &m)
+	want := map[string][2]string{
+		"From":    {"=?ISO-8859-1?Q?J=F6rg?= <j@example.test>", "Jörg <j@example.test>"},
+		"Subject": {"=?UTF-8?B?0J/RgNC40LLQtdGC?= =?UTF-8?Q?_world?=", "Привет world"},
+		"X-Plain": {"nothing encoded", "nothing encoded"},
+	}
+	for _, h := range m.Headers {
+		if w, ok := want[h.Name]; ok {
+			if h.Value != w[0] || h.Decoded != w[1] {
+				t.Errorf("%s: Value %q Decoded %q, want %q and %q", h.Name, h.Value, h.Decoded, w[0], w[1])
+			}
+			delete(want, h.Name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("headers missing: %v", want)
+	}
+	wantRemote := []store.RemoteRef{{URL: "https://t.example/p.gif", Kind: "image"}, {URL: "//cdn.example/bg.png", Kind: "image"}}
+	if !slices.Equal(m.Remote, wantRemote) {
+		t.Errorf("Remote = %v, want %v", m.Remote, wantRemote)
 	}
 }
 

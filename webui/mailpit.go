@@ -76,7 +76,7 @@ type message struct {
 	Created  time.Time       `json:"Created"`
 	Read     bool            `json:"Read"`
 	Parts    store.Part      `json:"Parts"`
-	Headers  []store.Header  `json:"Headers"`
+	Headers  []header        `json:"Headers"`
 	Findings []store.Finding `json:"Findings"`
 	Envelope store.Envelope  `json:"Envelope"`
 	Inbox    string          `json:"Inbox"`
@@ -84,6 +84,24 @@ type message struct {
 	// and the likely one-time codes.
 	Links []store.Link `json:"Links"`
 	Codes []string     `json:"Codes"`
+	// Remote lists what the preview blocks until the user allows it.
+	Remote []store.RemoteRef `json:"Remote"`
+}
+
+// header is one header field, raw and with RFC 2047 words decoded, so
+// the UI can show both without a charset table of its own.
+type header struct {
+	Name    string `json:"Name"`
+	Value   string `json:"Value"`
+	Decoded string `json:"Decoded"`
+}
+
+func toHeaders(hs []store.Header) []header {
+	out := make([]header, len(hs))
+	for i, h := range hs {
+		out[i] = header{Name: h.Name, Value: h.Value, Decoded: store.DecodeHeader(h.Value)}
+	}
+	return out
 }
 
 // listUnsubscribe is the parsed List-Unsubscribe header (RFC 2369/8058).
@@ -210,12 +228,13 @@ func toMessage(m *store.Message, sums map[string]checksums) message {
 		Created:         m.Created.UTC(),
 		Read:            m.Read,
 		Parts:           normalizePart(m.Root),
-		Headers:         nonNil(m.Headers),
+		Headers:         toHeaders(m.Headers),
 		Findings:        nonNil(m.Findings),
 		Envelope:        normalizeEnvelope(m.Envelope),
 		Inbox:           m.Inbox,
 		Links:           store.ExtractLinks(m.Text, m.HTML),
 		Codes:           store.ExtractCodes(m.Subject, m.Text, m.HTML),
+		Remote:          store.RemoteResources(m.HTML),
 	}
 }
 

@@ -6,6 +6,7 @@ import { registerMessageView } from './components/message-view.js';
 import { Live } from './live.js';
 import { setRead, deleteMessages, deleteAll, listInboxes } from './api.js';
 import { drawFavicon } from './favicon.js';
+import { Notifier } from './notify.js';
 
 /**
  * Parses the hash route.
@@ -76,13 +77,15 @@ function start() {
       fail(String(err.message ?? err));
     }
   };
-  const refreshInboxes = () => { // coalesces a burst of events into one request
+  // Coalesces a burst of events into at most two requests a second: each
+  // one counts the whole store, and a burst brings hundreds of events.
+  const refreshInboxes = () => {
     if (inboxesPending) return;
     inboxesPending = true;
-    requestAnimationFrame(() => {
+    setTimeout(() => {
       inboxesPending = false;
       loadInboxes();
-    });
+    }, 500);
   };
   inboxSel.addEventListener('change', () => {
     const v = inboxSel.value;
@@ -168,9 +171,11 @@ function start() {
     e.preventDefault();
   });
 
+  const notifier = new Notifier(/** @type {HTMLButtonElement} */ (document.querySelector('#notify')));
   const live = new Live();
   live.addEventListener('new', (e) => {
     list.onNew(/** @type {CustomEvent} */ (e).detail);
+    notifier.onNew(/** @type {CustomEvent} */ (e).detail);
     refreshInboxes();
   });
   live.addEventListener('update', (e) => {
@@ -194,9 +199,10 @@ function start() {
     refreshInboxes();
   });
   live.addEventListener('status', (e) => {
-    const on = /** @type {CustomEvent} */ (e).detail.connected;
+    const { connected: on, failures } = /** @type {CustomEvent} */ (e).detail;
     status.dataset.state = on ? 'on' : 'off';
-    status.title = on ? 'Live: connected' : 'Live: reconnecting…';
+    status.dataset.failures = String(failures);
+    status.title = on ? 'Live: connected' : `Live: reconnecting… (${failures > 1 ? `${failures - 1} failed attempts` : 'connection lost'})`;
   });
   live.connect();
 

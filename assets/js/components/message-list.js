@@ -1,13 +1,20 @@
 // <message-list>: the inbox (or the results of a search), newest first,
 // with paging, checkboxes for bulk actions, a keyboard cursor and live
 // updates. Rendering is coalesced to at most once per animation frame, so
-// a burst of "new" events costs one DOM update.
+// a burst of "new" events costs one DOM update; the "counts" event to at
+// most one per COUNTS_EVERY. New mail pushes the oldest rows out beyond
+// what the user loaded, so a burst of any size neither grows the page nor
+// slows each frame; "Load more" fetches them again.
 
 import { html, render } from '../html.js';
 import { listMessages } from '../api.js';
 import { addr, addrShort, relativeTime, dateTime, size } from '../format.js';
 
 const PAGE = 50;
+/** Shortest interval (ms) between two "counts" events; each redraws the favicon. */
+const COUNTS_EVERY = 100;
+/** Shortest interval (ms) between two reloads of a search that new mail may match. */
+const RELOAD_EVERY = 250;
 
 /** A paperclip icon (static markup). */
 const CLIP = html`<svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true"><path d="M10.5 4.5 5.6 9.4a1.3 1.3 0 0 0 1.8 1.8l5-5a2.6 2.6 0 0 0-3.7-3.7l-5 5a3.9 3.9 0 0 0 5.5 5.5L13 9.2" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linecap="round"/></svg>`;
@@ -20,6 +27,7 @@ export class MessageList extends HTMLElement {
   #total = 0; // messages in the store
   #unread = 0; // unread in the store
   #matching = 0; // messages the list or search matches
+  #keep = PAGE; // rows kept when new mail arrives: what the user loaded
   #query = '';
   /** @type {string|null} the inbox shown, null for all */
   #inbox = null;
@@ -32,6 +40,10 @@ export class MessageList extends HTMLElement {
   #loaded = false;
   #frame = 0;
   #reloadPending = false;
+  /** @type {Promise<void>} the latest load() */
+  #lastLoad = Promise.resolve();
+  #countsTimer = 0;
+  #countsAt = -Infinity;
   #clock = 0;
   /** @type {HTMLOListElement|null} */
   #ol = null;
@@ -94,12 +106,18 @@ export class MessageList extends HTMLElement {
   }
 
   /** Loads the first page for the current query. */
-  async load() {
+  load() {
+    this.#lastLoad = this.#load();
+    return this.#lastLoad;
+  }
+
+  async #load() {
     this.#loading = true;
     this.#schedule();
     try {
       const page = await listMessages({ query: this.#effective, start: 0, limit: Math.max(PAGE, this.#messages.length) });
       this.#messages = page.messages;
+      this.#keep = Math.max(PAGE, this.#messages.length);
       this.#counts(page);
       this.#error = '';
       const ids = new Set(page.messages.map((m) => m.ID));
@@ -123,6 +141,7 @@ export class MessageList extends HTMLElement {
       const page = await listMessages({ query: this.#effective, start: this.#messages.length, limit: PAGE });
       const have = new Set(this.#messages.map((m) => m.ID));
       this.#messages.push(...page.messages.filter((m) => !have.has(m.ID)));
+      this.#keep = Math.max(PAGE, this.#messages.length);
       this.#counts(page);
       this.#error = '';
     } catch (err) {
@@ -143,6 +162,7 @@ export class MessageList extends HTMLElement {
   search(q) {
     this.#query = q.trim();
     this.#messages = [];
+    this.#keep = PAGE;
     this.#matching = 0;
     this.#cursor = -1;
     this.#checked.clear();
@@ -163,6 +183,7 @@ export class MessageList extends HTMLElement {
     this.#messages.unshift(m);
     this.#matching++;
     if (this.#cursor >= 0) this.#cursor++;
+    if (this.#messages.length > this.#keep) this.#trim();
     this.#schedule();
   }
 
@@ -206,6 +227,15 @@ export class MessageList extends HTMLElement {
     this.#total = d.Total;
     this.#unread = d.Unread;
     this.#emitCounts();
+  }
+
+  /** Drops the rows beyond #keep, the oldest; "Load more" brings them back. */
+  #trim() {
+    const gone = this.#messages.splice(this.#keep);
+    this.#cursor = Math.min(this.#cursor, this.#messages.length - 1);
+    let unchecked = false;
+    for (const m of gone) unchecked = this.#checked.delete(m.ID) || unchecked;
+    if (unchecked) this.#emitSelection();
   }
 
   /** Moves the keyboard cursor by delta rows. @param {number} delta */
@@ -267,7 +297,22 @@ ${m.Tags?.length ? html`<span class="tags">${m.Tags.map((t) => html`<span class=
     this.#emitCounts();
   }
 
+  /** Sends "counts" now, or at the end of the current COUNTS_EVERY window. */
   #emitCounts() {
+    if (this.#countsTimer) return; // already due
+    const wait = this.#countsAt + COUNTS_EVERY - performance.now();
+    if (wait <= 0) {
+      this.#sendCounts();
+      return;
+    }
+    this.#countsTimer = setTimeout(() => {
+      this.#countsTimer = 0;
+      this.#sendCounts();
+    }, wait);
+  }
+
+  #sendCounts() {
+    this.#countsAt = performance.now();
     this.dispatchEvent(new CustomEvent('counts', { detail: { total: this.#total, unread: this.#unread }, bubbles: true }));
   }
 
@@ -275,13 +320,15 @@ ${m.Tags?.length ? html`<span class="tags">${m.Tags.map((t) => html`<span class=
     this.dispatchEvent(new CustomEvent('selection', { detail: { ids: this.checkedIDs }, bubbles: true }));
   }
 
+  /** Reloads after RELOAD_EVERY and the load in flight: a burst costs a few requests. */
   #reloadSoon() {
     if (this.#reloadPending) return;
     this.#reloadPending = true;
-    requestAnimationFrame(() => {
+    setTimeout(async () => {
+      await this.#lastLoad;
       this.#reloadPending = false;
       this.load();
-    });
+    }, RELOAD_EVERY);
   }
 
   #schedule() {

@@ -8,26 +8,6 @@ import { viewURL } from '../api.js';
 
 const WIDTHS = [['phone', 'Phone 375'], ['tablet', 'Tablet 768'], ['desktop', 'Desktop']];
 
-// Remote (http/https) references the HTML would load: src= and
-// background= attributes, <link href> and url(…) in CSS. The markup is only
-// scanned as text: parsing it, even into a detached DOMParser document,
-// makes Chromium report the app page's CSP for the message's inline style
-// and event-handler attributes.
-const REMOTE_RES = [
-  /(?:^|[\s"'/])(?:src|background)\s*=\s*["']?\s*https?:\/\//gi,
-  /<link\b[^>]*?\shref\s*=\s*["']?\s*https?:\/\//gi,
-  /url\(\s*["']?\s*https?:\/\//gi,
-];
-
-/**
- * Counts the remote resources of an HTML body (see REMOTE_RES).
- * @param {string} markup
- * @returns {number}
- */
-export function countRemote(markup) {
-  return REMOTE_RES.reduce((n, re) => n + [...markup.matchAll(re)].length, 0);
-}
-
 /** @param {HTMLElement} el @param {import('./tab.js').TabContext} ctx */
 export function renderHTML(el, ctx) {
   if (!ctx.msg.HTML) {
@@ -35,7 +15,9 @@ export function renderHTML(el, ctx) {
     return;
   }
   const width = ctx.prefs.width || 'desktop';
-  const remote = countRemote(ctx.msg.HTML);
+  // The server parsed the body and listed its remote images and style
+  // sheets (character references and all), which the CSP blocks.
+  const remote = (ctx.msg.Remote ?? []).length;
   const allowed = ctx.prefs.remoteFor === ctx.id;
   const bar = () => {
     if (!remote) return '';

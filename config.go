@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mailsink/smtpd"
+	"mailsink/smtpd/chaos"
 )
 
 // config is everything the command line and MAILSINK_* environment say.
@@ -41,6 +42,10 @@ type config struct {
 	PlusTags        bool
 	LogLevel        slog.Level
 	LogFormat       string
+	ChaosFile       string
+	ChaosRules      []string // compact rules, in order
+	ChaosSeed       int64
+	ChaosMagic      bool
 }
 
 // envName is the environment twin of a flag: --max-age → MAILSINK_MAX_AGE.
@@ -76,6 +81,21 @@ func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 		return cfg.LogLevel.UnmarshalText([]byte(s))
 	})
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.ChaosFile, "chaos", "", "chaos rules to start with: a JSON file (the body of PUT /api/v1/chaos, or just a list of rules)")
+	fs.Func("chaos-rule", "a chaos rule in compact form, e.g. 'rcpt:to=*@bounce.test:550 5.1.1 No such user'; repeatable (the env twin takes one per line)", func(s string) error {
+		for line := range strings.SplitSeq(s, "\n") {
+			if line = strings.TrimSpace(line); line == "" {
+				continue
+			}
+			if _, err := chaos.ParseRule(line); err != nil {
+				return err
+			}
+			cfg.ChaosRules = append(cfg.ChaosRules, line)
+		}
+		return nil
+	})
+	fs.Int64Var(&cfg.ChaosSeed, "chaos-seed", 0, "seed for chaos probabilities, so a run repeats exactly; 0 = random (GET /api/v1/chaos shows it)")
+	fs.BoolVar(&cfg.ChaosMagic, "chaos-magic", false, "magic recipient addresses: user+smtp451@…, smtp-550@…, user+delay5s@…, user+disconnect@… get that behaviour at RCPT")
 	return fs
 }
 

@@ -56,6 +56,17 @@ func TestParseConfig(t *testing.T) {
 		{name: "cert without key", args: []string{"--tls-cert=x.pem"}, wantErr: "--tls-key"},
 		{name: "bad max age", args: []string{"--max-age=soon"}, wantErr: "max-age"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+		{name: "chaos rules repeat, env one per line", args: []string{"--chaos-rule=rcpt:to=*@a.test:550", "--chaos-rule", "mail:p=50%:451"},
+			env: map[string]string{"MAILSINK_CHAOS_SEED": "7", "MAILSINK_CHAOS_MAGIC": "true"},
+			check: func(c *config) bool {
+				return len(c.ChaosRules) == 2 && c.ChaosRules[1] == "mail:p=50%:451" && c.ChaosSeed == 7 && c.ChaosMagic
+			}},
+		{name: "chaos rules from env lines", env: map[string]string{"MAILSINK_CHAOS_RULE": "rcpt:to=*@a.test:550 5.1.1 No\n\n  rcpt:greylist=2s\n"},
+			check: func(c *config) bool {
+				return len(c.ChaosRules) == 2 && c.ChaosRules[0] == "rcpt:to=*@a.test:550 5.1.1 No" && c.ChaosRules[1] == "rcpt:greylist=2s"
+			}},
+		{name: "bad chaos rule", args: []string{"--chaos-rule=rcpt:to=*@a.test:999 nope"}, wantErr: "chaos-rule"},
+		{name: "bad chaos stage in env", env: map[string]string{"MAILSINK_CHAOS_RULE": "never:550"}, wantErr: "MAILSINK_CHAOS_RULE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -25,6 +26,7 @@ import (
 	_ "time/tzdata"
 
 	"mailsink/smtpd"
+	"mailsink/smtpd/chaos"
 	"mailsink/store"
 	"mailsink/webui"
 )
@@ -152,7 +154,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
+	chaosCfg, err := chaosConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var engine *chaos.Engine
+	engine, err = chaos.New(chaosCfg, chaos.Options{
+		Inbox: func(authUser string, h textproto.MIMEHeader, rcpts []string) string {
+			return db.RouteInbox(authUser, h.Get, rcpts)
+		},
+		Log: log.With("component", "chaos"),
+		Changed: func() {
+			if engine != nil { // nil while New applies the start-up rules
+				hub.ChaosChanged(engine.Active())
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
+	if engine.Active() {
+		log.Warn("chaos is on: the SMTP server will fail on purpose", "rules", len(chaosCfg.Rules), "magic", chaosCfg.Magic, "seed", engine.Config().Seed)
+	}
+
 	smtpCfg := smtpd.Config{
+		Chaos:          engine,
 		Hostname:       cfg.Hostname,
 		MaxMessageSize: int64(cfg.MaxMessageSize),
 		MaxRecipients:  cfg.MaxRecipients,
@@ -183,6 +209,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Version:  buildVersion(),
 			Database: cfg.DBPath,
 			Started:  started,
+			Chaos:    engine,
 		}, db, hub, ui, log.With("component", "webui")),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),

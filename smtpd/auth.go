@@ -152,6 +152,12 @@ func (c *conn) authResult(user string, ok bool) {
 		c.reply(535, "5.7.8", textAuthFailed)
 		return
 	}
+	p := c.point(StageAuth)
+	p.AuthUser = user
+	if act, handled := c.chaos(p); handled {
+		c.chaosFinish(act)
+		return
+	}
 	c.authUser = user
 	c.log.Info("authenticated", "user", user)
 	c.reply(235, "2.7.0", textAuthOK)

@@ -59,6 +59,7 @@ type conn struct {
 	errCount int
 
 	greeted  bool
+	refused  bool // the greeting was a chaos refusal: only QUIT is served
 	helo     string
 	esmtp    bool
 	tls      *TLSInfo
@@ -69,6 +70,8 @@ type conn struct {
 	tr     []TranscriptLine
 	trPre  int // transcript index of the first MAIL, -1 before
 	trFull bool
+
+	pace pacer // chaos throttle
 }
 
 // transaction is the state between MAIL and the end of the message.
@@ -79,6 +82,7 @@ type transaction struct {
 	body       string
 	smtputf8   bool
 	bdat       *delivery // open BDAT transfer, nil otherwise
+	cutAt      int64     // chaos: hang up once the BDAT content reaches this many octets; 0: never
 }
 
 // delivery is one message streaming to Backend.Deliver through a pipe.
@@ -89,6 +93,9 @@ type delivery struct {
 	size        int64      // client octets so far
 	tooBig      bool
 	writeFailed bool // Deliver stopped reading; keep discarding
+
+	head     []byte // start of the content, for chaos header matching
+	headDone bool
 }
 
 func newConn(s *Server, nc net.Conn, implicitTLS bool) *conn {
@@ -127,7 +134,9 @@ func (r connReader) Read(p []byte) (int, error) {
 		c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.DataTimeout)) //nolint:errcheck // a failure surfaces on Read
 	}
 	c.mu.Unlock()
-	return c.nc.Read(p)
+	n, err := c.nc.Read(p[:c.pace.chunk(len(p))])
+	c.pace.wait(n)
+	return n, err
 }
 
 // connWriter writes with a deadline so a client that never reads cannot
@@ -138,7 +147,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 	if err := w.c.raw.SetWriteDeadline(time.Now().Add(w.c.srv.cfg.CommandTimeout)); err != nil {
 		return 0, err
 	}
-	return w.c.nc.Write(p)
+	return w.c.pace.write(w.c.nc, p)
 }
 
 func (c *conn) flush() error {
@@ -315,6 +324,10 @@ func (c *conn) dispatch(line string) {
 	if verb == "MAIL" && c.trPre < 0 {
 		c.trPre = len(c.tr) - 1
 	}
+	if c.refused && verb != "QUIT" {
+		c.reply(503, "5.5.1", "Service refused: only QUIT is accepted")
+		return
+	}
 	switch verb {
 	case "HELO":
 		c.hello(arg, false)
@@ -350,7 +363,14 @@ func (c *conn) dispatch(line string) {
 }
 
 // connect is the connect stage: the greeting.
+// A chaos refusal other than 421 follows RFC 5321 3.1 for a 554
+// greeting: the session stays open and answers 503 until QUIT.
 func (c *conn) connect() {
+	if act, handled := c.chaos(c.point(StageConnect)); handled {
+		c.chaosFinish(act)
+		c.refused = act.Reply != nil && !c.quit
+		return
+	}
 	c.reply(220, "", c.srv.cfg.Hostname+" ESMTP mailsink")
 }
 
@@ -358,6 +378,12 @@ func (c *conn) connect() {
 func (c *conn) hello(arg string, esmtp bool) {
 	if !validHeloArg(arg) {
 		c.reply(501, "5.5.4", "Syntax: "+map[bool]string{false: "HELO", true: "EHLO"}[esmtp]+" domain")
+		return
+	}
+	p := c.point(StageHelo)
+	p.Helo = arg
+	if act, handled := c.chaos(p); handled {
+		c.chaosFinish(act)
 		return
 	}
 	c.abortTx()
@@ -424,6 +450,12 @@ func (c *conn) mail(arg string) {
 	from, perr := parsePath(path, tx.smtputf8, false, errSenderSyntax)
 	if perr != nil {
 		c.replyError(perr)
+		return
+	}
+	p := c.point(StageMail)
+	p.From = from
+	if act, handled := c.chaos(p); handled {
+		c.chaosFinish(act)
 		return
 	}
 	tx.from, tx.fromParams = from, params
@@ -522,6 +554,12 @@ func (c *conn) rcpt(arg string) {
 		c.reply(452, "4.5.3", "Too many recipients")
 		return
 	}
+	p := c.point(StageRcpt)
+	p.Rcpt = addr
+	if act, handled := c.chaos(p); handled {
+		c.chaosFinish(act)
+		return
+	}
 	c.tx.rcpts = append(c.tx.rcpts, Recipient{Address: addr, Params: params})
 	c.reply(250, "2.1.5", "Recipient <"+addr+"> OK")
 }
@@ -574,14 +612,32 @@ func (c *conn) data(arg string) {
 		c.reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT")
 		return
 	}
+	act, handled := c.chaos(c.point(StageData))
+	cut := act.Disconnect && act.AfterBytes > 0
+	if handled && !cut {
+		c.abortTx()
+		c.chaosFinish(act)
+		return
+	}
 	c.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>")
 	if c.flush() != nil {
 		return
 	}
 	d := c.startDelivery(false)
+	var r io.Reader = newDotReader(c.br)
+	if cut {
+		r = &cutReader{r: r, n: act.AfterBytes}
+	}
 	c.setDataMode(true)
-	_, err := c.transfer(d, newDotReader(c.br))
+	_, err := c.transfer(d, r)
 	c.setDataMode(false)
+	if cut && err == nil {
+		err = errChaosCut // the content ended first: hang up at its end, still without a reply
+	}
+	if errors.Is(err, errChaosCut) {
+		c.cutContent(d, d.size)
+		return
+	}
 	if err != nil {
 		c.abortDelivery(d, err)
 		c.tx = nil
@@ -630,9 +686,34 @@ func (c *conn) bdat(arg string) {
 		return
 	}
 	if c.tx.bdat == nil {
+		act, handled := c.chaos(c.point(StageData))
+		switch {
+		case handled && act.Disconnect && act.AfterBytes > 0:
+			c.tx.cutAt = act.AfterBytes // counted over the chunks, below
+		case handled && act.Disconnect:
+			c.abortTx()
+			c.chaosFinish(act)
+			return
+		case handled:
+			if !c.discard(size) {
+				return
+			}
+			c.record("*", "[discarded chunk: "+strconv.FormatInt(size, 10)+" octets]")
+			c.abortTx()
+			c.chaosFinish(act)
+			return
+		}
 		c.tx.bdat = c.startDelivery(true)
 	}
 	d := c.tx.bdat
+	if at := c.tx.cutAt; at > 0 && (last || d.size+size >= at) {
+		// Take the content up to the cut (or all of a last chunk that
+		// ends before it) and hang up.
+		c.setDataMode(true)
+		c.transfer(d, io.LimitReader(c.br, min(size, at-d.size))) //nolint:errcheck // the connection is closed next either way
+		c.cutContent(d, d.size)
+		return
+	}
 	if max := c.srv.cfg.MaxMessageSize; max > 0 && d.size+size > max {
 		d.tooBig = true
 		if !c.discard(size) {
@@ -692,6 +773,9 @@ func (c *conn) transfer(d *delivery, r io.Reader) (int64, error) {
 			if max := c.srv.cfg.MaxMessageSize; max > 0 && d.size > max && !d.tooBig {
 				d.tooBig = true
 				d.pw.CloseWithError(errTooBig)
+			}
+			if c.srv.cfg.Chaos != nil {
+				d.keepHead(buf[:n])
 			}
 			if !d.tooBig && !d.writeFailed {
 				if _, werr := d.pw.Write(buf[:n]); werr != nil {
@@ -774,6 +858,21 @@ func (c *conn) finish(d *delivery) {
 		c.reply(552, "5.3.4", textTooBig)
 		return
 	}
+	if c.srv.cfg.Chaos != nil {
+		p := c.point(StageMessage)
+		p.From = d.env.From
+		p.Rcpts = p.Rcpts[:0]
+		for _, r := range d.env.Rcpts {
+			p.Rcpts = append(p.Rcpts, r.Address)
+		}
+		p.Header, p.Size = d.header(), d.size
+		if act, handled := c.chaos(p); handled {
+			c.abortDelivery(d, errChaosRejected)
+			c.chaosFinish(act)
+			c.trimTranscript()
+			return
+		}
+	}
 	// Set before the pipe closes: Deliver sees them once r is drained.
 	d.env.Received = time.Now()
 	d.env.Transcript = slices.Clone(c.tr)
@@ -804,8 +903,12 @@ func (c *conn) quitCmd(arg string) {
 		c.reply(501, "5.5.4", textNoArgs)
 		return
 	}
-	c.reply(221, "2.0.0", c.srv.cfg.Hostname+" closing connection")
 	c.quit = true
+	if act, handled := c.chaos(c.point(StageQuit)); handled {
+		c.chaosFinish(act)
+		return
+	}
+	c.reply(221, "2.0.0", c.srv.cfg.Hostname+" closing connection")
 }
 
 func (c *conn) help() {
@@ -838,6 +941,10 @@ func (c *conn) starttls(arg string) {
 		return
 	case !c.greeted || !c.esmtp:
 		c.reply(503, "5.5.1", textNeedEhlo)
+		return
+	}
+	if act, handled := c.chaos(c.point(StageStartTLS)); handled {
+		c.chaosFinish(act)
 		return
 	}
 	c.abortTx()

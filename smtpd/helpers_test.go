@@ -32,6 +32,7 @@ type recorder struct {
 	mu      sync.Mutex
 	msgs    []message
 	aborted int
+	partial [][]byte // what Deliver read of each aborted message
 	// verdict, if set, decides the result after the message is read.
 	verdict func(env *smtpd.Envelope, data []byte) error
 }
@@ -41,6 +42,7 @@ func (r *recorder) Deliver(ctx context.Context, env *smtpd.Envelope, rd io.Reade
 	if err != nil {
 		r.mu.Lock()
 		r.aborted++
+		r.partial = append(r.partial, data)
 		r.mu.Unlock()
 		return err
 	}
@@ -59,6 +61,13 @@ func (r *recorder) messages() []message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]message(nil), r.msgs...)
+}
+
+// abortedMessages returns what Deliver read of each aborted message.
+func (r *recorder) abortedMessages() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.partial...)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -51,6 +51,10 @@ type Config struct {
 	// means net.DefaultResolver.LookupAddr. It gets a 300 ms budget and
 	// failures just mean no name.
 	LookupAddr func(ctx context.Context, ip string) ([]string, error)
+	// Chaos, when set, is consulted at every stage of every session (see
+	// Stage) and can make the server reply differently, wait, slow down or
+	// hang up. nil: no chaos.
+	Chaos Chaos
 }
 
 const (

@@ -53,12 +53,6 @@ func normalizeInbox(s string) string {
 
 // routeInbox picks the inbox of a new message (see above).
 func (db *DB) routeInbox(env Envelope, hdr header, s *Summary) string {
-	if u := strings.TrimSpace(env.AuthUser); u != "" {
-		return normalizeInbox(u)
-	}
-	if v := strings.TrimSpace(DecodeHeader(hdr.get(db.opts.InboxHeader))); v != "" {
-		return normalizeInbox(v)
-	}
 	var rcpts []string
 	for _, r := range env.Rcpts {
 		rcpts = append(rcpts, r.Address)
@@ -68,6 +62,23 @@ func (db *DB) routeInbox(env Envelope, hdr header, s *Summary) string {
 			for _, a := range list {
 				rcpts = append(rcpts, a.Address)
 			}
+		}
+	}
+	return db.RouteInbox(env.AuthUser, hdr.get, rcpts)
+}
+
+// RouteInbox applies the routing rules above to what is known of a
+// message: the AUTH user, a header lookup (the first value of a field,
+// "" when absent; nil while the header is unknown) and the recipients.
+// The SMTP server's chaos rules use it to scope a rule to an inbox
+// before the message is stored.
+func (db *DB) RouteInbox(authUser string, header func(name string) string, rcpts []string) string {
+	if u := strings.TrimSpace(authUser); u != "" {
+		return normalizeInbox(u)
+	}
+	if header != nil {
+		if v := strings.TrimSpace(DecodeHeader(header(db.opts.InboxHeader))); v != "" {
+			return normalizeInbox(v)
 		}
 	}
 	for _, a := range rcpts {

@@ -57,7 +57,12 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 
 // handleWebUI: GET /api/v1/webui, Mailpit's UI configuration.
 func (s *Server) handleWebUI(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, r, http.StatusOK, webUIConfig{Label: s.cfg.Label})
+	s.writeJSON(w, r, http.StatusOK, webUIConfig{
+		Label: s.cfg.Label,
+		// As in Mailpit: the chaos API can be used. Ours always can; whether
+		// anything fires is GET /api/v1/chaos's Active.
+		ChaosEnabled: s.cfg.Chaos != nil,
+	})
 }
 
 // handleListMessages: GET /api/v1/messages?start=N&limit=N, newest first.

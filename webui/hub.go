@@ -161,6 +161,20 @@ type statsEvent struct {
 	Version string `json:"Version"`
 }
 
+// ChaosChanged tells browsers that the chaos configuration changed, with
+// a {"Type":"chaos","Data":{"Active":…}} event; they refetch
+// /api/v1/chaos for the details. Like Publish it never blocks: main calls
+// it from chaos.Options.Changed, which runs in the API handler that made
+// the change.
+func (h *Hub) ChaosChanged(active bool) {
+	h.broadcast(wireEvent{Type: "chaos", Data: chaosEvent{Active: active}})
+}
+
+// chaosEvent is the payload of a "chaos" event.
+type chaosEvent struct {
+	Active bool `json:"Active"` // anything can fire
+}
+
 // Changed returns a channel that is closed when the next message arrives.
 // Take it before checking for mail, then wait on it: no arrival is missed.
 func (h *Hub) Changed() <-chan struct{} {

@@ -61,6 +61,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.writeJSON(w, r, http.StatusNotFound, errorBody{err.Error()})
 	case errors.Is(err, store.ErrNotFound):
 		s.writeJSON(w, r, http.StatusNotFound, errorBody{"message not found"})
+	case errors.Is(err, errNoChaos):
+		s.writeJSON(w, r, http.StatusNotFound, errorBody{err.Error()})
 	case errors.Is(err, errNoRoute):
 		s.writeJSON(w, r, http.StatusNotFound, errorBody{err.Error()})
 	case errors.Is(err, errMethodNotAllowed):

@@ -586,6 +586,21 @@ func TestOpenAPIMatchesReplies(t *testing.T) {
 		{"GET", "/api/v1/messages/{id}/mime/part/{index}/download", "/api/v1/messages/m1/mime/part/99/download", "", 404},
 		{"DELETE", "/api/v1/messages/{id}", "/api/v1/messages/m3", "", 200},
 		{"DELETE", "/api/v1/messages/{id}", "/api/v1/messages/m3", "", 404},
+		{"GET", "/api/v1/chaos", "/api/v1/chaos", "", 200},
+		{"PUT", "/api/v1/chaos", "/api/v1/chaos", `{"Sender":{"Probability":5},"Rules":["rcpt:to=*@x.test:550 5.1.1 No",{"Stage":"mail","Delay":"1s","Probability":0.5}]}`, 200},
+		{"PUT", "/api/v1/chaos", "/api/v1/chaos", `{"Rules":[{"Stage":"nope"}]}`, 400},
+		{"PUT", "/api/v1/chaos", "/api/v1/chaos", `{"Rules":["` + strings.Repeat("a", 1<<20) + `"]}`, 413},
+		{"DELETE", "/api/v1/chaos/counters", "/api/v1/chaos/counters", "", 200},
+		{"GET", "/api/v2/jim", "/api/v2/jim", "", 404},
+		{"PUT", "/api/v2/jim", "/api/v2/jim", `{"AcceptChance":1}`, 404},
+		{"DELETE", "/api/v2/jim", "/api/v2/jim", "", 404},
+		{"POST", "/api/v2/jim", "/api/v2/jim", "", 201},
+		{"POST", "/api/v2/jim", "/api/v2/jim", "", 400},
+		{"GET", "/api/v2/jim", "/api/v2/jim", "", 200},
+		{"PUT", "/api/v2/jim", "/api/v2/jim", `{"AcceptChance":1}`, 200},
+		{"PUT", "/api/v2/jim", "/api/v2/jim", `{`, 400},
+		{"DELETE", "/api/v2/jim", "/api/v2/jim", "", 200},
+		{"DELETE", "/api/v1/chaos", "/api/v1/chaos", "", 200},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

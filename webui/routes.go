@@ -48,5 +48,6 @@ func (s *Server) routes(ui fs.FS) {
 	s.ui = s.uiHandler(ui)
 	s.mailhogRoutes()
 	s.sendRoutes()
+	s.chaosRoutes()
 	s.openapiRoutes()
 }

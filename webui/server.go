@@ -54,6 +54,9 @@ type Config struct {
 	Database string    // path reported by /api/v1/info
 	Started  time.Time // for uptime; zero means the time New was called
 	Label    string    // optional instance label shown by UIs (/api/v1/webui)
+	// Chaos is the chaos engine the SMTP server consults, controlled by
+	// /api/v1/chaos and /api/v2/jim; nil: those routes answer 404.
+	Chaos Chaos
 }
 
 // Server is the HTTP handler for the API, the message views and the UI.
@@ -71,6 +74,10 @@ type Server struct {
 	// cie parses the embedded caniemail data on first use (about 8 ms) and
 	// keeps it: only html-check needs it, start-up should not pay for it.
 	cie func() (*cieData, error)
+
+	// chaosMu serialises the chaos routes that read, then change, the
+	// engine (PUT keeps the seed, POST /api/v2/jim checks Jim is off).
+	chaosMu sync.Mutex
 }
 
 // New returns a Server that reads messages from msgs, streams hub's events

@@ -16,16 +16,18 @@ import (
 	"testing/fstest"
 	"time"
 
+	"mailsink/smtpd/chaos"
 	"mailsink/store"
 	"mailsink/webui"
 )
 
 // testServer is a webui.Server over a real SQLite store, on a real socket.
 type testServer struct {
-	ts  *httptest.Server
-	db  *store.DB
-	hub *webui.Hub
-	log *syncBuffer
+	ts    *httptest.Server
+	db    *store.DB
+	hub   *webui.Hub
+	chaos *chaos.Engine // nil when started by startServer
+	log   *syncBuffer
 }
 
 func newTestServer(tb testing.TB) *testServer {
@@ -41,12 +43,18 @@ func newTestServer(tb testing.TB) *testServer {
 			tb.Errorf("close store: %v", err)
 		}
 	})
-	return startServer(tb, db, db, hub)
+	return startChaosServer(tb, db, db, hub, newTestChaos(tb, hub))
 }
 
-// startServer serves msgs; db (may be nil) is kept for the test to insert;
-// hub nil gets a fresh one.
+// startServer serves msgs without a chaos engine; db (may be nil) is kept
+// for the test to insert; hub nil gets a fresh one.
 func startServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hub) *testServer {
+	tb.Helper()
+	return startChaosServer(tb, msgs, db, hub, nil)
+}
+
+// startChaosServer is startServer with engine (may be nil) as webui.Config.Chaos.
+func startChaosServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hub, engine *chaos.Engine) *testServer {
 	tb.Helper()
 	logs := &syncBuffer{}
 	ui := fstest.MapFS{
@@ -59,6 +67,9 @@ func startServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hu
 		"assets/x.json": {Data: []byte("{}")},
 	}
 	cfg := webui.Config{Version: "v1.2.3-test", Database: "/data/mail.db", Started: time.Now().Add(-time.Hour)}
+	if engine != nil { // a nil *chaos.Engine must not become a non-nil interface
+		cfg.Chaos = engine
+	}
 	if hub == nil {
 		hub = webui.NewHub(nil)
 		tb.Cleanup(hub.Close)
@@ -66,7 +77,7 @@ func startServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hu
 	srv := webui.New(cfg, msgs, hub, ui, slog.New(slog.NewTextHandler(logs, nil)))
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &testServer{ts: ts, db: db, hub: hub, log: logs}
+	return &testServer{ts: ts, db: db, hub: hub, chaos: engine, log: logs}
 }
 
 // insert stores raw under id with a fixed envelope.

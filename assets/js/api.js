@@ -15,9 +15,20 @@ async function request(path, init) {
       const body = await res.json();
       if (body && body.Error) msg = body.Error;
     } catch { /* not JSON */ }
-    throw new Error(`${init?.method ?? 'GET'} ${path}: ${msg}`);
+    throw new APIError(`${init?.method ?? 'GET'} ${path}: ${msg}`, res.status, msg);
   }
   return res;
+}
+
+/** A non-2xx reply: status is the HTTP status, detail the server's Error text (or the status line). */
+export class APIError extends Error {
+  /** @param {string} message @param {number} status @param {string} detail */
+  constructor(message, status, detail) {
+    super(message);
+    this.name = 'APIError';
+    this.status = status;
+    this.detail = detail;
+  }
 }
 
 /** @param {string} path @returns {Promise<any>} */
@@ -27,12 +38,17 @@ async function getJSON(path) {
 
 /** @param {string} method @param {string} path @param {unknown} [body] */
 async function send(method, path, body) {
+  await request(path, jsonInit(method, body));
+}
+
+/** @param {string} method @param {unknown} [body] @returns {RequestInit} */
+function jsonInit(method, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  await request(path, init);
+  return init;
 }
 
 const enc = encodeURIComponent;
@@ -107,3 +123,35 @@ export const downloadURL = (id) => `api/v1/messages/${enc(id)}/download`;
 
 /** URL of the raw source. @param {string} id */
 export const rawURL = (id) => `api/v1/message/${enc(id)}/raw`;
+
+/**
+ * The chaos configuration, counters and recent events (see GET
+ * /api/v1/chaos): {Enabled, Seed, Magic, Rules, Active, Jim, Stats, and
+ * Mailpit's Sender/Recipient/Authentication triggers}.
+ */
+export function getChaos() { return getJSON('api/v1/chaos'); }
+
+/**
+ * Changes the chaos configuration; body holds any of Enabled, Seed, Magic
+ * and Rules (objects or compact strings). Resolves to the new state (the
+ * GET shape, or null without a body); a rejected rule throws an APIError
+ * with status 400 and nothing changes.
+ * @param {{Enabled?: boolean, Seed?: number, Magic?: boolean, Rules?: unknown[]}} body
+ */
+export async function putChaos(body) { return bodyOrNull(await request('api/v1/chaos', jsonInit('PUT', body))); }
+
+/** Turns all chaos off (rules, Mailpit's triggers, Jim, magic addresses); resolves to the new state, or null. */
+export async function deleteChaos() { return bodyOrNull(await request('api/v1/chaos', jsonInit('DELETE'))); }
+
+/** Zeroes the chaos counters and forgets the events; resolves to the new state, or null. */
+export async function resetChaosCounters() { return bodyOrNull(await request('api/v1/chaos/counters', jsonInit('DELETE'))); }
+
+/** The JSON object a reply carries, or null (no body, not JSON). @param {Response} res */
+async function bodyOrNull(res) {
+  try {
+    const v = JSON.parse(await res.text());
+    return v && typeof v === 'object' ? v : null;
+  } catch {
+    return null;
+  }
+}

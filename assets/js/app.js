@@ -1,8 +1,12 @@
 // Entry point: registers the components, starts the live stream, routes
-// #/ and #/message/ID/tab, wires the toolbar and the keyboard shortcuts.
+// #/, #/message/ID/tab and #/chaos, wires the toolbar, the chaos banner and
+// the keyboard shortcuts.
 
 import { registerMessageList } from './components/message-list.js';
 import { registerMessageView } from './components/message-view.js';
+import { registerChaosPanel } from './components/chaos-panel.js';
+import { ChaosState, chaosSummary } from './chaos.js';
+import { html, render } from './html.js';
 import { Live } from './live.js';
 import { setRead, deleteMessages, deleteAll, listInboxes } from './api.js';
 import { drawFavicon } from './favicon.js';
@@ -26,6 +30,7 @@ export function parseRoute(hash) {
 function start() {
   registerMessageList();
   registerMessageView();
+  registerChaosPanel();
 
   const list = /** @type {import('./components/message-list.js').MessageList} */ (document.querySelector('message-list'));
   const view = /** @type {import('./components/message-view.js').MessageView} */ (document.querySelector('message-view'));
@@ -35,6 +40,9 @@ function start() {
   const notice = /** @type {HTMLElement} */ (document.querySelector('#notice'));
   const inboxSel = /** @type {HTMLSelectElement} */ (document.querySelector('#inbox'));
   const favicon = /** @type {HTMLLinkElement} */ (document.querySelector('#favicon'));
+  const chaosPanel = /** @type {import('./components/chaos-panel.js').ChaosPanel} */ (document.querySelector('chaos-panel'));
+  const chaosBanner = /** @type {HTMLElement} */ (document.querySelector('#chaos-banner'));
+  const chaosLink = /** @type {HTMLElement} */ (document.querySelector('#chaos-link'));
 
   /** @param {string} msg */
   const fail = (msg) => {
@@ -92,7 +100,35 @@ function start() {
     list.setInbox(v === '*' ? null : v.slice(1));
   });
 
+  // Chaos: the banner follows the state (fetched now, on every "chaos"
+  // event and after a reconnect); the panel at #/chaos shares it.
+  const chaos = new ChaosState();
+  chaosPanel.attach(chaos);
+  chaos.addEventListener('change', (e) => {
+    const st = /** @type {CustomEvent} */ (e).detail;
+    const active = String(!!st.Active);
+    const summary = st.Active ? chaosSummary(st) : '';
+    if (chaosBanner.dataset.active === active && chaosBanner.dataset.summary === summary) return; // no flicker on refreshes
+    chaosBanner.dataset.active = active;
+    chaosBanner.dataset.summary = summary;
+    render(chaosBanner, st.Active
+      ? html`<a class="chaos-on" href="#/chaos" title="The SMTP server fails on purpose. Open the chaos panel."><strong>Chaos on</strong>${summary ? html` <span class="chaos-summary">${summary}</span>` : ''}</a>`
+      : html``);
+  });
+
   const route = () => {
+    const onChaos = location.hash === '#/chaos';
+    document.body.classList.toggle('chaos', onChaos);
+    if (onChaos) chaosLink.setAttribute('aria-current', 'page');
+    else chaosLink.removeAttribute('aria-current');
+    if (onChaos) {
+      document.body.classList.remove('viewing');
+      list.openID = '';
+      view.clear();
+      chaosPanel.open();
+      return;
+    }
+    chaosPanel.close();
     const r = parseRoute(location.hash);
     document.body.classList.toggle('viewing', !!r);
     if (r) {
@@ -107,6 +143,7 @@ function start() {
 
   document.querySelector('#search-form')?.addEventListener('submit', (e) => {
     e.preventDefault();
+    if (location.hash === '#/chaos') location.hash = '#/';
     list.search(search.value);
   });
   search.addEventListener('search', () => { // the clear (×) button
@@ -144,10 +181,11 @@ function start() {
       t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || t.isContentEditable;
     if (e.key === 'Escape') {
       if (typing) t.blur();
-      else if (location.hash.startsWith('#/message/')) location.hash = '#/';
+      else if (location.hash.startsWith('#/message/') || location.hash === '#/chaos') location.hash = '#/';
       return;
     }
     if (typing) return;
+    if (location.hash === '#/chaos' && e.key !== '/') return; // the list's shortcuts act on a hidden list
     switch (e.key) {
       case 'Delete': {
         let ids = list.checkedIDs;
@@ -197,7 +235,9 @@ function start() {
   live.addEventListener('reconnect', () => {
     list.load();
     refreshInboxes();
+    chaos.refresh();
   });
+  live.addEventListener('chaos', () => chaos.refresh());
   live.addEventListener('status', (e) => {
     const { connected: on, failures } = /** @type {CustomEvent} */ (e).detail;
     status.dataset.state = on ? 'on' : 'off';
@@ -208,6 +248,7 @@ function start() {
 
   list.load();
   loadInboxes();
+  chaos.refresh();
   route();
 }
 

@@ -185,6 +185,28 @@ test('mailpit-api against mailsink', async (t) => {
     await assert.rejects(mailpit.htmlCheck(sent.ID));
   });
 
+  await t.test('chaos triggers make SMTP fail, and reset', async () => {
+    let triggers = await mailpit.getChaosTriggers();
+    assert.deepEqual(triggers.Sender, { ErrorCode: 451, Probability: 0 });
+    assert.deepEqual(triggers.Authentication, { ErrorCode: 535, Probability: 0 });
+    triggers = await mailpit.setChaosTriggers({ Recipient: { ErrorCode: 550, Probability: 100 } });
+    assert.deepEqual(triggers.Recipient, { ErrorCode: 550, Probability: 100 });
+    assert.deepEqual(triggers.Sender, { ErrorCode: 451, Probability: 0 });
+    const before = (await mailpit.listMessages()).total;
+    await assert.rejects(
+      smtp.sendMail({ from: 'ann@app.test', to: 'bob@example.test', subject: 'Chaos', text: 'x' }),
+      (err) => err.responseCode === 550);
+    assert.equal((await mailpit.listMessages()).total, before);
+    // Omitted triggers reset: an empty request turns everything off.
+    triggers = await mailpit.setChaosTriggers();
+    assert.equal(triggers.Recipient.Probability, 0);
+    await smtp.sendMail({ from: 'ann@app.test', to: 'bob@example.test', subject: 'After chaos', text: 'x' });
+    assert.equal((await mailpit.listMessages()).total, before + 1);
+    assert.equal((await mailpit.getConfiguration()).ChaosEnabled, true); // the chaos API is available
+    await mailpit.deleteMessagesBySearch({ query: 'subject:"After chaos"' });
+    assert.equal((await mailpit.listMessages()).total, before);
+  });
+
   await t.test('delete by search, by IDs, all', async () => {
     await mailpit.deleteMessagesBySearch({ query: 'subject:Later' });
     list = await mailpit.listMessages();

@@ -46,6 +46,7 @@ type config struct {
 	ChaosRules      []string // compact rules, in order
 	ChaosSeed       int64
 	ChaosMagic      bool
+	PprofAddr       string
 }
 
 // envName is the environment twin of a flag: --max-age → MAILSINK_MAX_AGE.
@@ -95,6 +96,7 @@ func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 		return nil
 	})
 	fs.Int64Var(&cfg.ChaosSeed, "chaos-seed", 0, "seed for chaos probabilities, so a run repeats exactly; 0 = random (GET /api/v1/chaos shows it)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's /debug/pprof/ profiles on this address (e.g. 127.0.0.1:6060) for performance work; empty = off")
 	fs.BoolVar(&cfg.ChaosMagic, "chaos-magic", false, "magic recipient addresses: user+smtp451@…, smtp-550@…, user+delay5s@…, user+disconnect@… get that behaviour at RCPT")
 	return fs
 }
@@ -224,6 +226,8 @@ Usage:
   mailsink delete (--query Q | --id ID... | --all)
   mailsink sendmail [-t] [-f FROM] [rcpt...]
                                    a sendmail drop-in: send stdin over SMTP
+  mailsink bench [--sink] [--messages N] [--conns C] [--shape S]
+                                   load-test an SMTP server (msg/s, latency, CPU, RSS)
   Each subcommand has its own --help.
 
 Every flag can also be set by its environment variable (the flag wins):

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/textproto"
 	"os"
 	"os/signal"
@@ -67,6 +68,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return cmdDelete(ctx, args[1:], getenv, stderr)
 		case "sendmail":
 			return cmdSendmail(ctx, args[1:], getenv, stdin, stderr)
+		case "bench":
+			return cmdBench(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	err := run(ctx, args, getenv, stderr, nil)
@@ -228,6 +231,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 				errc <- err
 			}
 		}()
+	}
+	if cfg.PprofAddr != "" {
+		// Profiles on their own listener and mux: never on the public HTTP port.
+		pl, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ps.Serve(pl) //nolint:errcheck // debugging aid; closed with the process
+		defer ps.Close()
+		log.Info("pprof", "addr", pl.Addr().String())
 	}
 	serve(func() error { return smtpSrv.Serve(lns.smtp) })
 	serve(func() error { return httpSrv.Serve(lns.http) })

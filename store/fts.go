@@ -9,23 +9,28 @@ import (
 	"golang.org/x/net/html"
 )
 
-// insertFTS writes the full-text row of message m (rowid seq). One column
+// insertFTS writes a full-text row (rowid seq; vals from ftsValues). One column
 // per searchable field lets the search filters (from:, subject: …) use
 // FTS5 column filters; see migrations/0002_search.sql.
-func insertFTS(ctx context.Context, tx *sql.Tx, seq int64, m *Message) error {
-	from := ""
-	if m.From != nil {
-		from = addressText([]Address{*m.From})
-	}
+func insertFTS(ctx context.Context, tx *sql.Tx, seq int64, vals []any) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, from_addr, to_addr,
 		cc_addr, bcc_addr, reply_to, return_path, message_id, text, html)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seq, m.Subject, from, addressText(m.To), addressText(m.Cc), addressText(m.Bcc),
-		addressText(m.ReplyTo), m.ReturnPath, m.MessageID, m.Text, htmlText(m.HTML))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append([]any{seq}, vals...)...)
 	if err != nil {
 		return fmt.Errorf("insert fts: %w", err)
 	}
 	return nil
+}
+
+// ftsValues are m's full-text index columns after the rowid, computed
+// before the write transaction (htmlText tokenizes the whole body).
+func ftsValues(m *Message) []any {
+	from := ""
+	if m.From != nil {
+		from = addressText([]Address{*m.From})
+	}
+	return []any{m.Subject, from, addressText(m.To), addressText(m.Cc), addressText(m.Bcc),
+		addressText(m.ReplyTo), m.ReturnPath, m.MessageID, m.Text, htmlText(m.HTML)}
 }
 
 // addressText is an address column of the full-text index: every name and

@@ -23,7 +23,7 @@ func (db *DB) prune(ctx context.Context, byCount, byAge bool) (int, error) {
 		return 0, nil
 	}
 	var n int
-	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+	err := db.update(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
 		ids := []string{}
 		if byCount {
 			// Everything at or below the seq of the (N+1)-th newest message.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,51 +133,118 @@ func (db *DB) Find(ctx context.Context, f Filter) (Page, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read only
 
-	p := Page{}
+	p := Page{Messages: []Summary{}}
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM messages`).Scan(&p.Cursor); err != nil {
 		return Page{}, fmt.Errorf("find cursor: %w", err)
 	}
-	query, args := countQuery(w)
-	if err := tx.QueryRowContext(ctx, query, args...).Scan(&p.Total, &p.Unread); err != nil {
-		return Page{}, fmt.Errorf("find count: %w", err)
-	}
-	query, args = pageQuery(w, f.Start, f.Limit)
+	query, args, counted := pageQuery(w, f.Start, f.Limit)
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("find: %w", err)
 	}
 	defer rows.Close() //nolint:errcheck // read path; rows.Err is checked
-	p.Messages = []Summary{}
+	var counts []any
+	if counted {
+		counts = []any{&p.Total, &p.Unread}
+	}
 	for rows.Next() {
 		var s Summary
-		if err := scanSummary(rows, &s); err != nil {
+		if err := scanSummary(rows, &s, counts...); err != nil {
 			return Page{}, fmt.Errorf("find: %w", err)
 		}
 		p.Messages = append(p.Messages, s)
 	}
-	if err := rows.Err(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return Page{}, fmt.Errorf("find: %w", err)
+	}
+	if !counted || len(p.Messages) == 0 {
+		query, args := countQuery(w)
+		if err := tx.QueryRowContext(ctx, query, args...).Scan(&p.Total, &p.Unread); err != nil {
+			return Page{}, fmt.Errorf("find count: %w", err)
+		}
 	}
 	return p, nil
 }
 
 // countQuery is the statement that counts the matches of w and the
-// unread ones. Each count(*) is one the planner can answer from an index
-// (for the unread one the partial messages_unread or
-// messages_inbox_unread), which count(*) FILTER (WHERE read = 0) over one
-// pass could not.
+// unread ones. It reads as little as w allows (see countPlan):
+//
+//   - inbox and read state only (a plain list, inbox:X, is:unread …): the
+//     counts kept in inbox_counts (migrations/0003_counts.sql), a few rows
+//     whatever the number of messages;
+//   - one set of messages (a full-text match, a tag), perhaps with a read
+//     state: see setCounts;
+//   - anything else: count(*) of the matching rows, each count one the
+//     planner can answer from an index where there is one.
 func countQuery(w where) (string, []any) {
+	c := w.count
+	switch {
+	case !c.other && c.set == "":
+		total, unread := "sum(total)", "sum(unread)"
+		switch c.read {
+		case readOnly:
+			total, unread = "sum(total - unread)", "0"
+		case unreadOnly:
+			total = "sum(unread)"
+		}
+		q := `SELECT coalesce(` + total + `, 0), coalesce(` + unread + `, 0) FROM inbox_counts`
+		if c.inbox != nil {
+			return q + ` WHERE inbox = ?`, []any{*c.inbox}
+		}
+		return q, nil
+	case c.isSet():
+		total, unread := setCounts(c.read)
+		return `WITH m(seq) AS MATERIALIZED (` + c.set + `) SELECT ` + total + `, ` + unread, c.setArgs
+	}
 	unread := w.and("read = 0")
 	return `SELECT (SELECT count(*) FROM messages` + w.sql() + `),
 		(SELECT count(*) FROM messages` + unread.sql() + `)`,
 		append(append([]any{}, w.args...), unread.args...)
 }
 
+// setCounts returns the expressions that count the matches of a set plan
+// with read state r, and the unread ones, given the set's seqs as the
+// table m. The set is counted by itself (every full-text row and every
+// tag row is one message); the unread (or read) among it are counted by
+// looking its seqs up in the small partial index messages_unread
+// (messages_read), not in the table, whose rows are large.
+func setCounts(r readState) (total, unread string) {
+	in := func(index, cond string) string {
+		return `(SELECT count(*) FROM messages INDEXED BY ` + index + ` WHERE ` + cond + ` AND seq IN m)`
+	}
+	switch r {
+	case readOnly:
+		return in("messages_read", "read = 1"), "0"
+	case unreadOnly:
+		return in("messages_unread", "read = 0"), in("messages_unread", "read = 0")
+	}
+	return `(SELECT count(*) FROM m)`, in("messages_unread", "read = 0")
+}
+
 // pageQuery is the statement that selects one page of the matches of w.
-func pageQuery(w where, start, limit int) (string, []any) {
+// For a set plan (a full-text match or a tag, perhaps with a read state)
+// each row also carries the two counts (counted is true): the set is then
+// evaluated once, as the table m, for the page and the counts; a
+// full-text match costs more than the rest together when its words are
+// common (an address's domain is in every message).
+func pageQuery(w where, start, limit int) (query string, args []any, counted bool) {
 	start, limit = page(start, limit)
+	if c := w.count; c.isSet() {
+		cond := "seq IN m"
+		switch c.read {
+		case readOnly:
+			cond += " AND read = 1"
+		case unreadOnly:
+			cond += " AND read = 0"
+		}
+		total, unread := setCounts(c.read)
+		return `WITH m(seq) AS MATERIALIZED (` + c.set + `)
+			SELECT p.*, ` + total + `, ` + unread + ` FROM (SELECT ` + summaryCols + ` FROM messages
+			WHERE ` + cond + ` ORDER BY seq DESC LIMIT ? OFFSET ?) AS p`,
+			append(slices.Clone(c.setArgs), limit, start), true
+	}
 	return `SELECT ` + summaryCols + ` FROM messages` + w.sql() + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
-		append(append([]any{}, w.args...), limit, start)
+		append(append([]any{}, w.args...), limit, start), false
 }
 
 // FindIDs returns the IDs of all messages matching f.Query and f.AfterSeq,
@@ -223,13 +291,73 @@ func (db *DB) Search(ctx context.Context, query string, start, limit int) ([]Sum
 type where struct {
 	conds []string
 	args  []any
+	count countPlan // how countQuery may count the matches
 }
 
-// and returns w with one more condition.
+// countPlan describes the conditions of a where in the terms countQuery
+// can count without visiting every match: an inbox, a read state and one
+// set of seqs. other is set by any condition it cannot describe (and by
+// a second inbox, read state or set: rare, and the general count is right).
+type countPlan struct {
+	other   bool
+	inbox   *string   // inbox = ?
+	read    readState // read = 1 / read = 0
+	set     string    // a subquery of distinct seqs, all of messages; the condition is seq IN (set)
+	setArgs []any
+}
+
+// readState is a read condition of a countPlan.
+type readState int
+
+const (
+	anyRead readState = iota
+	readOnly
+	unreadOnly
+)
+
+// add folds the condition of t (already added to the where) into c.
+func (c *countPlan) add(t term) {
+	switch {
+	case t.read != anyRead:
+		r := t.read
+		if t.neg && r == readOnly {
+			r = unreadOnly
+		} else if t.neg {
+			r = readOnly
+		}
+		if c.read != anyRead && c.read != r {
+			c.other = true
+		}
+		c.read = r
+	case t.inbox != nil && !t.neg && c.inbox == nil:
+		c.inbox = t.inbox
+	case t.set != "" && !t.neg:
+		c.addSet(t.set, t.args)
+	default:
+		c.other = true
+	}
+}
+
+// isSet reports whether c is one set, perhaps with a read state.
+func (c countPlan) isSet() bool {
+	return !c.other && c.inbox == nil && c.set != ""
+}
+
+// addSet adds the condition seq IN (set).
+func (c *countPlan) addSet(set string, args []any) {
+	if c.set != "" {
+		c.other = true
+		return
+	}
+	c.set, c.setArgs = set, args
+}
+
+// and returns w with one more condition (not described in w.count).
 func (w where) and(cond string, args ...any) where {
 	return where{
 		conds: append(w.conds[:len(w.conds):len(w.conds)], cond),
 		args:  append(w.args[:len(w.args):len(w.args)], args...),
+		count: w.count,
 	}
 }
 
@@ -256,6 +384,7 @@ func filterWhere(f Filter) (where, error) {
 	w := where{}
 	if f.AfterSeq > 0 {
 		w = w.and("seq > ?", f.AfterSeq)
+		w.count.other = true
 	}
 	var pos, neg []string
 	for _, t := range terms {
@@ -271,13 +400,19 @@ func filterWhere(f Filter) (where, error) {
 		default:
 			w = w.and(t.cond, t.args...)
 		}
+		if t.fts == "" {
+			w.count.add(t)
+		}
 	}
 	const fts = `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`
 	if len(pos) > 0 {
-		w = w.and("seq IN ("+fts+")", strings.Join(pos, " AND "))
+		match := strings.Join(pos, " AND ")
+		w = w.and("seq IN ("+fts+")", match)
+		w.count.addSet(fts, []any{match})
 	}
 	if len(neg) > 0 {
 		w = w.and("seq NOT IN ("+fts+")", strings.Join(neg, " OR "))
+		w.count.other = true
 	}
 	return w, nil
 }
@@ -290,7 +425,17 @@ type term struct {
 	cond    string // SQL condition (fixed text)
 	negCond string // the negation of cond when simpler than NOT (cond)
 	args    []any  // arguments of cond / negCond
+
+	// What cond is, for countPlan: read = 1 / read = 0, inbox = *inbox,
+	// or seq IN (set) with args.
+	read  readState
+	inbox *string
+	set   string
 }
+
+// tagSet is the seqs of the messages tagged with the key given as its
+// argument, from the primary key of message_tags.
+const tagSet = `SELECT seq FROM message_tags WHERE key = ?`
 
 // FTS5 column sets (see migrations/0002_search.sql).
 const (
@@ -424,15 +569,16 @@ func filterTerm(name, v string, quoted bool, pos int, loc *time.Location) (t ter
 	case "message-id":
 		return fts("message_id", strings.Trim(strings.TrimSpace(v), "<>"))
 	case "tag":
-		return term{cond: "seq IN (SELECT seq FROM message_tags WHERE key = ?)", args: []any{tagKey(cleanTag(v))}}, true, nil
+		return term{cond: "seq IN (" + tagSet + ")", set: tagSet, args: []any{tagKey(cleanTag(v))}}, true, nil
 	case "inbox":
-		return term{cond: "inbox = ?", args: []any{normalizeInbox(v)}}, true, nil
+		name := normalizeInbox(v)
+		return term{cond: "inbox = ?", inbox: &name, args: []any{name}}, true, nil
 	case "is":
 		switch strings.ToLower(v) {
 		case "read":
-			return term{cond: "read = 1", negCond: "read = 0"}, true, nil
+			return term{cond: "read = 1", negCond: "read = 0", read: readOnly}, true, nil
 		case "unread":
-			return term{cond: "read = 0", negCond: "read = 1"}, true, nil
+			return term{cond: "read = 0", negCond: "read = 1", read: unreadOnly}, true, nil
 		case "tagged":
 			return term{cond: "seq IN (SELECT seq FROM message_tags)"}, true, nil
 		}

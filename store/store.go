@@ -36,6 +36,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jhillyerd/enmime/v2"
@@ -69,10 +70,11 @@ type DB struct {
 	writer *sql.DB // exactly one connection: all writes
 	reader *sql.DB // pool for reads (the same *sql.DB as writer for ":memory:")
 
-	// writeSem serialises write transactions together with their Notify
-	// calls so that events reach subscribers in commit order. It is a
-	// channel rather than a mutex so that waiting honours ctx.
-	writeSem chan struct{}
+	// writes feeds the writer goroutine (see update): every change is a
+	// request on it, committed in batches in arrival order.
+	writes    chan *writeReq
+	closing   chan struct{} // closed by Close: no new writes
+	writerEnd chan struct{} // closed when the writer goroutine has exited
 
 	parser *enmime.Parser
 	now    func() time.Time
@@ -119,7 +121,9 @@ func pragmas() string {
 // runs every PruneInterval until Close.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db := &DB{
-		writeSem: make(chan struct{}, 1),
+		writes:    make(chan *writeReq, maxBatch),
+		closing:   make(chan struct{}),
+		writerEnd: make(chan struct{}),
 		parser: enmime.NewParser(
 			// Trust the declared charset; chardet guesses wrong on short texts.
 			enmime.DisableCharacterDetection(true),
@@ -190,6 +194,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 
+	go db.writeLoop()
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	db.stop = stop
 	if db.opts.MaxAge > 0 || db.opts.MaxMessages > 0 {
@@ -205,6 +210,8 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.stop()
 		db.wg.Wait()
+		close(db.closing)
+		<-db.writerEnd
 		var errs []error
 		if db.reader != db.writer {
 			errs = append(errs, db.reader.Close())
@@ -237,32 +244,168 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store: closed")
+
+// maxBatch bounds how many writes share one transaction (and one fsync).
+const maxBatch = 256
+
+// writeReq is one write waiting for the writer goroutine.
+type writeReq struct {
+	ctx   context.Context
+	fn    func(ctx context.Context, tx *sql.Tx) ([]Event, error)
+	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
+	err   error
+	evs   []Event
+	done  chan error // buffered: the writer never waits for the caller
+}
+
+const (
+	reqQueued    = iota
+	reqTaken     // the writer runs it: the caller waits for the outcome
+	reqAbandoned // the caller's ctx ended first: the writer skips it
+)
+
 // update runs fn in a write transaction and, after COMMIT, passes the
 // events fn returned to Notify. It is the single write path: every change
-// goes through here, which keeps commit order and event order the same and
-// leaves one place to add group commit.
-func (db *DB) update(ctx context.Context, fn func(tx *sql.Tx) ([]Event, error)) error {
-	select {
-	case db.writeSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-db.writeSem }()
-
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	events, err := fn(tx)
-	if err != nil {
+// goes through here, so commit order and event order are the same.
+//
+// Group commit: one writer goroutine takes the requests queued at that
+// moment (up to maxBatch) and runs them in one transaction, each under a
+// SAVEPOINT so that one failing request does not undo the others, then
+// commits once (one WAL fsync for the whole batch) and answers them all.
+// Under load, batches grow by themselves; alone, a request commits at
+// once. update returns only after the COMMIT that holds its change, so an
+// Insert that returned nil is durable.
+//
+// fn gets a context that is never cancelled: an interrupted statement
+// would roll back the whole shared transaction. The caller's ctx only
+// decides whether a request that has not started yet still runs.
+func (db *DB) update(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) ([]Event, error)) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case <-db.closing:
+		return ErrClosed
+	default:
+	}
+	select {
+	case db.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closing:
+		return ErrClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err()
+		}
+		return <-r.done // already running: its outcome is the answer
+	}
+}
+
+// writeLoop is the writer goroutine: it commits batches until Close, then
+// refuses what is still queued.
+func (db *DB) writeLoop() {
+	defer close(db.writerEnd)
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case r := <-db.writes:
+			batch = append(batch[:0], r)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case r := <-db.writes:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			db.commitBatch(batch)
+		case <-db.closing:
+			for {
+				select {
+				case r := <-db.writes:
+					r.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// commitBatch runs a batch of requests in one transaction and answers
+// each after the commit, in order, notifying their events first.
+func (db *DB) commitBatch(batch []*writeReq) {
+	run := batch[:0:0]
+	for _, r := range batch {
+		if !r.state.CompareAndSwap(reqQueued, reqTaken) {
+			continue // abandoned: its caller already returned
+		}
+		run = append(run, r)
+	}
+	if len(run) == 0 {
+		return
+	}
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, r := range run {
+			if r.err == nil {
+				r.err = err
+			}
+			r.done <- r.err
+		}
+	}
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	savepoints := len(run) > 1
+	for _, r := range run {
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+				fail(fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		r.evs, r.err = r.fn(context.WithoutCancel(r.ctx), tx)
+		if !savepoints {
+			continue
+		}
+		if r.err != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+				fail(fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE w`); err != nil {
+			fail(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if !savepoints && run[0].err != nil {
+		run[0].done <- run[0].err // nothing to commit
+		return
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		fail(fmt.Errorf("commit: %w", err))
+		return
 	}
-	for _, e := range events {
-		db.notify(e)
+	for _, r := range run {
+		if r.err == nil {
+			for _, e := range r.evs {
+				db.notify(e)
+			}
+		}
+		r.done <- r.err
 	}
-	return nil
 }

@@ -22,7 +22,8 @@ import (
 // message with a tag shares one spelling, the one first stored (RenameTag
 // can change it). Tags are kept in message_tags (one row per message and
 // tag, keyed by the folded tag) and mirrored, sorted by the folded tag, in
-// the JSON column messages.tags that the list view reads.
+// the JSON column messages.tags that the list view reads; triggers keep
+// the number of messages per tag in tag_counts (migrations/0003_counts.sql).
 
 // maxTagRunes is the longest tag kept.
 const maxTagRunes = 100
@@ -160,9 +161,12 @@ func refreshTagsJSON(ctx context.Context, tx *sql.Tx, seqs string) error {
 	return nil
 }
 
-// tagCountsSQL lists every tag in use with its number of messages, from
-// the primary key of message_tags.
-const tagCountsSQL = `SELECT min(tag), count(*) FROM message_tags GROUP BY key`
+// tagCountsSQL lists every tag in use with its number of messages, kept
+// by triggers in tag_counts (migrations/0003_counts.sql).
+const tagCountsSQL = `SELECT tag, n FROM tag_counts`
+
+// tagsSQL lists the tags in use in the order of Tags.
+const tagsSQL = `SELECT tag FROM tag_counts ORDER BY key`
 
 // tagCounts adds every tag in use with its number of messages to counts.
 func tagCounts(ctx context.Context, q interface {
@@ -190,7 +194,7 @@ func tagCounts(ctx context.Context, q interface {
 // Tags returns the tags in use, sorted case-insensitively. The result is
 // never nil.
 func (db *DB) Tags(ctx context.Context) ([]string, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT min(tag) FROM message_tags GROUP BY key ORDER BY key`)
+	rows, err := db.reader.QueryContext(ctx, tagsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("tags: %w", err)
 	}
@@ -219,7 +223,7 @@ func (db *DB) SetTags(ctx context.Context, ids []string, tags []string) error {
 		return nil
 	}
 	ids = slices.Clone(ids) // the event must not share the caller's array
-	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+	err := db.update(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
 		canon, err := canonicalTags(ctx, tx, tags)
 		if err != nil {
 			return nil, err
@@ -264,7 +268,7 @@ func (db *DB) RenameTag(ctx context.Context, from, to string) error {
 		return fmt.Errorf("rename tag %q: empty new name", from)
 	}
 	toKey := tagKey(to)
-	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+	err := db.update(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
 		seqs, ids, err := taggedMessages(ctx, tx, `key = ?`, fromKey)
 		if err != nil {
 			return nil, err
@@ -305,7 +309,7 @@ func (db *DB) RenameTag(ctx context.Context, from, to string) error {
 // changed; an unknown tag changes nothing and sends no event.
 func (db *DB) DeleteTag(ctx context.Context, tag string) error {
 	key := tagKey(cleanTag(tag))
-	err := db.update(ctx, func(tx *sql.Tx) ([]Event, error) {
+	err := db.update(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
 		seqs, ids, err := taggedMessages(ctx, tx, `key = ?`, key)
 		if err != nil || len(ids) == 0 {
 			return nil, err

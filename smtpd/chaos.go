@@ -88,9 +88,27 @@ var (
 // message stage.
 const chaosHeaderMax = 64 << 10
 
-// point returns the session state as a ChaosPoint for stage.
+// chaosOn reports whether chaos may act at all; an engine that says it is
+// inactive spares every command the ChaosPoint.
+func (c *conn) chaosOn() bool {
+	ch := c.srv.cfg.Chaos
+	if ch == nil {
+		return false
+	}
+	if a, ok := ch.(interface{ Active() bool }); ok {
+		return a.Active()
+	}
+	return true
+}
+
+// point returns the session state as a ChaosPoint for stage (only the
+// stage while chaos is off: chaos then ignores it).
 func (c *conn) point(stage Stage) *ChaosPoint {
-	p := &ChaosPoint{Stage: stage, Helo: c.helo, TLS: c.tls != nil, AuthUser: c.authUser}
+	p := &ChaosPoint{Stage: stage}
+	if !c.chaosOn() {
+		return p
+	}
+	p.Helo, p.TLS, p.AuthUser = c.helo, c.tls != nil, c.authUser
 	if ap, err := netip.ParseAddrPort(c.raw.RemoteAddr().String()); err == nil {
 		p.Remote = ap.Addr().Unmap()
 	}
@@ -108,7 +126,7 @@ func (c *conn) point(stage Stage) *ChaosPoint {
 // replaces the normal processing; the caller then ends with chaosFinish
 // (or, for a cut during content, its own handling).
 func (c *conn) chaos(p *ChaosPoint) (act ChaosAction, handled bool) {
-	if c.srv.cfg.Chaos == nil {
+	if !c.chaosOn() {
 		return ChaosAction{}, false
 	}
 	act = c.srv.cfg.Chaos.Decide(p)

@@ -774,7 +774,7 @@ func (c *conn) transfer(d *delivery, r io.Reader) (int64, error) {
 				d.tooBig = true
 				d.pw.CloseWithError(errTooBig)
 			}
-			if c.srv.cfg.Chaos != nil {
+			if c.chaosOn() {
 				d.keepHead(buf[:n])
 			}
 			if !d.tooBig && !d.writeFailed {
@@ -858,7 +858,7 @@ func (c *conn) finish(d *delivery) {
 		c.reply(552, "5.3.4", textTooBig)
 		return
 	}
-	if c.srv.cfg.Chaos != nil {
+	if c.chaosOn() {
 		p := c.point(StageMessage)
 		p.From = d.env.From
 		p.Rcpts = p.Rcpts[:0]

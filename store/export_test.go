@@ -146,7 +146,7 @@ func SeedCopies(ctx context.Context, path string, copies int, step int64) error 
 		return err
 	}
 	for seq, m := range base {
-		if err := insertFTS(ctx, tx, seq, ftsValues(m)); err != nil {
+		if err := insertFTS(ctx, tx, nil, seq, ftsValues(m)); err != nil {
 			return err
 		}
 	}

@@ -12,15 +12,17 @@ import (
 // insertFTS writes a full-text row (rowid seq; vals from ftsValues). One column
 // per searchable field lets the search filters (from:, subject: …) use
 // FTS5 column filters; see migrations/0002_search.sql.
-func insertFTS(ctx context.Context, tx *sql.Tx, seq int64, vals []any) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, from_addr, to_addr,
-		cc_addr, bcc_addr, reply_to, return_path, message_id, text, html)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append([]any{seq}, vals...)...)
-	if err != nil {
+func insertFTS(ctx context.Context, tx *sql.Tx, stmts *stmtCache, seq int64, vals []any) error {
+	if _, err := stmts.exec(ctx, tx, sqlInsertFTS, append([]any{seq}, vals...)...); err != nil {
 		return fmt.Errorf("insert fts: %w", err)
 	}
 	return nil
 }
+
+// sqlInsertFTS writes a full-text row (see insertFTS).
+const sqlInsertFTS = `INSERT INTO messages_fts (rowid, subject, from_addr, to_addr,
+	cc_addr, bcc_addr, reply_to, return_path, message_id, text, html)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // ftsValues are m's full-text index columns after the rowid, computed
 // before the write transaction (htmlText tokenizes the whole body).

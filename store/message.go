@@ -191,7 +191,7 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 	}
 	var sum Summary
 	err = db.update(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
-		seq, err := insertMessage(ctx, tx, m, rv)
+		seq, err := insertMessage(ctx, tx, db.stmts, m, rv)
 		if err != nil {
 			return nil, err
 		}
@@ -229,6 +229,42 @@ type rowValues struct {
 // tagsCol is the index of the tags value in rowValues.messages: tags get
 // their canonical spelling inside the transaction (see canonicalTags).
 const tagsCol = 14
+
+// The statements of insertMessage, prepared once (see stmtCache).
+const (
+	sqlInsertMessage = `INSERT INTO messages (
+		id,
+		created,
+		size,
+		read,
+		subject,
+		from_addr,
+		to_addrs,
+		cc_addrs,
+		bcc_addrs,
+		reply_to,
+		message_id,
+		date,
+		snippet,
+		attachments,
+		tags,
+		username,
+		return_path,
+		envelope,
+		headers,
+		text,
+		html,
+		root,
+		inline_parts,
+		attached,
+		findings,
+		list_unsub,
+		list_unsub_post,
+		inbox,
+		inlines
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertRaw = `INSERT INTO raw (seq, data, codec) VALUES (?, ?, ?)`
+)
 
 // encodeRow encodes m's columns; it runs on the caller's goroutine.
 func encodeRow(m *Message, raw []byte) (*rowValues, error) {
@@ -278,7 +314,7 @@ func encodeRow(m *Message, raw []byte) (*rowValues, error) {
 
 // insertMessage writes the messages, raw, tag and FTS rows of m from its
 // encoded values and returns the new seq.
-func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, rv *rowValues) (int64, error) {
+func insertMessage(ctx context.Context, tx *sql.Tx, stmts *stmtCache, m *Message, rv *rowValues) (int64, error) {
 	tags, err := canonicalTags(ctx, tx, m.Tags)
 	if err != nil {
 		return 0, err
@@ -290,37 +326,7 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, rv *rowValues) (
 	if js.err != nil {
 		return 0, js.err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (
-		id,
-		created,
-		size,
-		read,
-		subject,
-		from_addr,
-		to_addrs,
-		cc_addrs,
-		bcc_addrs,
-		reply_to,
-		message_id,
-		date,
-		snippet,
-		attachments,
-		tags,
-		username,
-		return_path,
-		envelope,
-		headers,
-		text,
-		html,
-		root,
-		inline_parts,
-		attached,
-		findings,
-		list_unsub,
-		list_unsub_post,
-		inbox,
-		inlines
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, vals...)
+	res, err := stmts.exec(ctx, tx, sqlInsertMessage, vals...)
 	if err != nil {
 		return 0, fmt.Errorf("insert messages row: %w", err)
 	}
@@ -328,13 +334,13 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *Message, rv *rowValues) (
 	if err != nil {
 		return 0, fmt.Errorf("last insert id: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO raw (seq, data, codec) VALUES (?, ?, ?)`, seq, rv.raw, rv.codec); err != nil {
+	if _, err := stmts.exec(ctx, tx, sqlInsertRaw, seq, rv.raw, rv.codec); err != nil {
 		return 0, fmt.Errorf("insert raw: %w", err)
 	}
 	if err := insertTagRows(ctx, tx, seq, m.Tags); err != nil {
 		return 0, err
 	}
-	if err := insertFTS(ctx, tx, seq, rv.fts); err != nil {
+	if err := insertFTS(ctx, tx, stmts, seq, rv.fts); err != nil {
 		return 0, err
 	}
 	return seq, nil

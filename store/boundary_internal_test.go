@@ -64,10 +64,33 @@ func TestBoundaryParamsMatchesRegexp(t *testing.T) {
 		}
 		inputs = append(inputs, string(b))
 	}
+	// Big inputs: matches across the edges of the scan windows.
+	for n := range 20 {
+		var b []byte
+		for len(b) < 3*scanWindow+100 {
+			b = append(b, alphabet[r.IntN(len(alphabet))]...)
+			if r.IntN(50) == 0 {
+				b = append(b, make([]byte, r.IntN(scanWindow/2))...) // push the next ones across an edge
+			}
+		}
+		_ = n
+		inputs = append(inputs, string(b))
+	}
 	for i, in := range inputs {
 		want, got := regexpBoundaries([]byte(in)), scanBoundaries([]byte(in))
 		if !slices.Equal(want, got) {
-			t.Fatalf("input %d %q:\n scan   %q\n regexp %q", i, in, got, want)
+			d := 0
+			for d < min(len(want), len(got)) && want[d] == got[d] {
+				d++
+			}
+			w, g := "(none)", "(none)"
+			if d < len(want) {
+				w = want[d]
+			}
+			if d < len(got) {
+				g = got[d]
+			}
+			t.Fatalf("input %d (%d bytes): match %d of %d/%d differs:\n scan   %.80q\n regexp %.80q", i, len(in), d, len(got), len(want), g, w)
 		}
 	}
 }
@@ -88,7 +111,7 @@ func TestASCIILower(t *testing.T) {
 	}
 	for off := range 9 {
 		in := all[off:]
-		got := asciiLower(in)
+		got := asciiLowerInto(make([]byte, len(in)), in)
 		for i, c := range in {
 			want := c
 			if 'A' <= c && c <= 'Z' {

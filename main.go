@@ -166,12 +166,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Inbox: func(authUser string, h textproto.MIMEHeader, rcpts []string) string {
 			return db.RouteInbox(authUser, h.Get, rcpts)
 		},
-		Log: log.With("component", "chaos"),
-		Changed: func() {
-			if engine != nil { // nil while New applies the start-up rules
-				hub.ChaosChanged(engine.Active())
-			}
-		},
+		Log:     log.With("component", "chaos"),
+		Changed: func() { hub.ChaosChanged(engine.Active()) }, // not called before New returns
 	})
 	if err != nil {
 		return fmt.Errorf("chaos: %w", err)

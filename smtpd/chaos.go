@@ -263,7 +263,7 @@ func (p *pacer) wait(n int) {
 	time.Sleep(time.Until(p.next))
 }
 
-// pacedWrite writes p to nc in paced chunks.
+// write writes b to nc in paced chunks.
 func (p *pacer) write(nc net.Conn, b []byte) (int, error) {
 	if p.rate <= 0 {
 		return nc.Write(b)

@@ -25,7 +25,7 @@ type Options struct {
 	Now   func() time.Time // default time.Now
 	Log   *slog.Logger     // default slog.Default()
 	// Changed is called (without locks held) after the configuration
-	// changed, e.g. to tell browsers.
+	// changed, e.g. to tell browsers; not for the one New starts with.
 	Changed func()
 }
 
@@ -100,10 +100,13 @@ func New(cfg Config, opts Options) (*Engine, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	changed := opts.Changed
+	opts.Changed = nil // the start-up configuration is no change to announce
 	e := &Engine{opts: opts, codes: map[int]uint64{}, actions: map[string]uint64{}, mailpit: DefaultMailpitTriggers()}
 	if err := e.SetConfig(cfg); err != nil {
 		return nil, err
 	}
+	e.opts.Changed = changed
 	return e, nil
 }
 

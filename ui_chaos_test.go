@@ -29,6 +29,11 @@ type uiChaosState struct {
 	}
 }
 
+// saveEditor presses the editor's Save button from script: the panel
+// redraws its tables every 2 s, and under load a click at coordinates
+// taken just before could land on a row that moved into its place.
+var saveEditor = chromedp.Evaluate[chromedp.Void](`document.querySelector('chaos-panel form.chaos-editor button[type="submit"]').click()`)
+
 func uiChaosGet(t *testing.T, s *server) uiChaosState {
 	t.Helper()
 	var st uiChaosState
@@ -131,7 +136,7 @@ func TestUIChaosPanel(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`(() => { const ta = `+editorJS+`;
 			const rules = JSON.parse(ta.value); rules.push('mail:451 4.3.0 Busy');
 			ta.value = JSON.stringify(rules, null, 2); ta.dispatchEvent(new Event('input', {bubbles: true})); })()`),
-		click(`chaos-panel form.chaos-editor button[type="submit"]`),
+		saveEditor,
 		poll(`fetch('api/v1/chaos').then(r => r.json()).then(d => d.Rules.length === 2)`),
 		poll(`document.querySelector('chaos-panel tr[data-rule="1"]') !== null`),
 		poll(chaosBannerJS),
@@ -152,13 +157,13 @@ func TestUIChaosPanel(t *testing.T) {
 	// server's 400 text. Either way the edit stays and nothing changes.
 	b.do(t, "bad json",
 		chromedp.Evaluate[chromedp.Void](`(() => { const ta = `+editorJS+`; ta.value = '[{"Stage": "rcpt",'; ta.dispatchEvent(new Event('input')); })()`),
-		click(`chaos-panel form.chaos-editor button[type="submit"]`),
+		saveEditor,
 		poll(editErrJS+`.checkVisibility() && `+editErrJS+`.textContent.startsWith('Not valid JSON')`),
 	)
 	const badRule = `[{"Stage": "nowhere", "Code": 550}]`
 	b.do(t, "bad rule",
 		chromedp.Evaluate[chromedp.Void](`(() => { const ta = `+editorJS+`; ta.value = `+strconv.Quote(badRule)+`; ta.dispatchEvent(new Event('input')); })()`),
-		click(`chaos-panel form.chaos-editor button[type="submit"]`),
+		saveEditor,
 		poll(editErrJS+`.textContent.includes('unknown stage')`),
 	)
 	if msg := eval[string](t, b, editErrJS+`.textContent`); !strings.Contains(msg, `"nowhere"`) {

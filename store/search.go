@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,8 +192,8 @@ func countQuery(w where) (string, []any) {
 		}
 		return q, nil
 	case c.isSet():
-		total, unread := setCounts(c.read)
-		return `WITH m(seq) AS MATERIALIZED (` + c.set + `) SELECT ` + total + `, ` + unread, c.setArgs
+		with, args := setCounts(c)
+		return with + ` SELECT total, unread FROM c`, args
 	}
 	unread := w.and("read = 0")
 	return `SELECT (SELECT count(*) FROM messages` + w.sql() + `),
@@ -202,49 +201,176 @@ func countQuery(w where) (string, []any) {
 		append(append([]any{}, w.args...), unread.args...)
 }
 
-// setCounts returns the expressions that count the matches of a set plan
-// with read state r, and the unread ones, given the set's seqs as the
-// table m. The set is counted by itself (every full-text row and every
-// tag row is one message); the unread (or read) among it are counted by
-// looking its seqs up in the small partial index messages_unread
-// (messages_read), not in the table, whose rows are large.
-func setCounts(r readState) (total, unread string) {
-	in := func(index, cond string) string {
-		return `(SELECT count(*) FROM messages INDEXED BY ` + index + ` WHERE ` + cond + ` AND seq IN m)`
+// How many matches of a set plan setCounts keeps in its table m (see
+// countPlan.keep). A set that fits is read once; a larger one is read
+// again to count it, which is cheaper than keeping it whole when reading
+// costs little per match. Measured at 100,000 messages (issue 6):
+// keeping a match costs about 0.2 µs and counting its read state there
+// 0.3 µs more. Reading one word costs about 0.05 µs a match (plus about
+// 3 ms for a prefix with a long doclist), a tag less: keepCheap keeps the
+// small sets whole and adds under 0.5 ms to the large ones (Find of a
+// word in 69 % of the messages takes about 22 ms instead of 50). Reading
+// a phrase, an address (bob@example.com is the phrase "bob example com")
+// or several words costs as much as reading all their words, whatever
+// the matches: 10 ms and more when one of them, such as "example", is in
+// every message, so keepDear keeps those sets whole up to a larger size.
+const (
+	keepCheap = 2000
+	keepDear  = 20000
+)
+
+// keep returns how many matches of its set setCounts keeps in m.
+func (c countPlan) keep() int {
+	if c.dear {
+		return keepDear
 	}
-	switch r {
+	return keepCheap
+}
+
+// setCounts returns a WITH clause whose table c(total, unread) is the
+// counts of the set plan c, and its arguments. It also defines, for
+// pageQuery, m: the seqs of the first c.keep()+1 matches in seq order,
+// and matched(n): the number of matches. m is in descending order (the
+// newest matches, which hold the first pages), but ascending for a dear
+// set: such a set is seldom larger than m, and FTS5 reads a phrase about
+// 15 % slower backwards. Either way the planner knows the order: reading
+// m newest first sorts nothing.
+//
+// The set is read once into m. When it has more than c.keep() matches it
+// is not kept whole: it is counted where it is made (count(*) of FTS5
+// rows is a walk of a doclist), and the matches in a read state are
+// counted by setInState, which reads only the partial index of that
+// state, never the table.
+func setCounts(c countPlan) (string, []any) {
+	var args []any
+	set := func() string { // each use of the set's text needs its args
+		args = append(args, c.setArgs...)
+		return c.set
+	}
+	keep := strconv.Itoa(c.keep())
+	order := "DESC"
+	if c.dear {
+		order = "ASC"
+	}
+	with := `WITH m(seq) AS MATERIALIZED (SELECT seq FROM (` + set() + `) ORDER BY seq ` + order + ` LIMIT ` + keep + ` + 1),
+		matched(n) AS MATERIALIZED (SELECT CASE WHEN count(*) <= ` + keep + ` THEN count(*)
+			ELSE (SELECT count(*) FROM (` + set() + `)) END FROM m),
+		sizes(unread, read) AS MATERIALIZED (SELECT coalesce(sum(unread), 0),
+			coalesce(sum(total - unread), 0) FROM inbox_counts),`
+	// The matches in a read state are counted in the smaller state (its
+	// merge is the shorter): the rest are in the other, as read is 0 or
+	// 1 (Go writes a bool).
+	in := func(r readState) string {
+		other := readOnly
+		if r == readOnly {
+			other = unreadOnly
+		}
+		_, _, size := stateIndex(r)
+		_, _, otherSize := stateIndex(other)
+		return `CASE WHEN ` + size + ` <= ` + otherSize + ` THEN ` + setInState(c, r, set) +
+			` ELSE matched.n - ` + setInState(c, other, set) + ` END`
+	}
+	var total, unread string
+	switch c.read {
 	case readOnly:
-		return in("messages_read", "read = 1"), "0"
+		total, unread = in(readOnly), "0"
 	case unreadOnly:
-		return in("messages_unread", "read = 0"), in("messages_unread", "read = 0")
+		total, unread = in(unreadOnly), "t.total"
+	default:
+		total, unread = "matched.n", in(unreadOnly)
 	}
-	return `(SELECT count(*) FROM m)`, in("messages_unread", "read = 0")
+	// t and c are materialized so that each count is computed once: unread
+	// may use total, and pageQuery reads c twice (a flattened table would
+	// copy its subqueries).
+	with += ` t(total) AS MATERIALIZED (SELECT ` + total + ` FROM matched, sizes),
+		c(total, unread) AS MATERIALIZED (SELECT t.total, ` + unread + ` FROM t, matched, sizes)`
+	return with, args
+}
+
+// setInState returns the expression that counts the matches of the set
+// plan c (set returns its text) in read state r. It refers to the tables
+// m, matched and sizes of setCounts. Each way reads the partial index of
+// the state, not the table:
+//
+//   - the set is all in m: each seq of m is looked up in the index;
+//   - probe: each seq of the set, read again, is looked up in the index,
+//     about 0.3 µs a seq;
+//   - merge: the set, read again, and the index, both in seq order, are
+//     intersected by a merge (INTERSECT with ORDER BY), about 0.05 µs a
+//     row of either side; newest first it ends at the oldest message in
+//     the state, early when that is recent mail.
+//
+// The merge is the cheaper once the set is a third of the state's size
+// or more (measured at 100,000 messages); the kept counts give that size.
+// (So the merge is shortest in the smaller state, which setCounts picks.)
+// The sizes only choose the way: the count is exact whatever they are.
+func setInState(c countPlan, r readState, set func() string) string {
+	index, cond, size := stateIndex(r)
+	keep := strconv.Itoa(c.keep())
+	return `CASE WHEN ` + size + ` = 0 THEN 0
+		WHEN matched.n <= ` + keep + ` THEN (SELECT count(*) FROM m
+			CROSS JOIN messages AS u INDEXED BY ` + index + ` ON u.seq = m.seq AND u.` + cond + `)
+		WHEN matched.n * 3 < ` + size + ` THEN (SELECT count(*) FROM (` + set() + `) AS s
+			CROSS JOIN messages AS u INDEXED BY ` + index + ` ON u.seq = s.seq AND u.` + cond + `)
+		ELSE (SELECT count(*) FROM (` + set() + ` INTERSECT SELECT seq FROM messages WHERE ` + cond + `
+			ORDER BY 1 DESC)) END`
+}
+
+// stateIndex returns the partial index of the messages in read state r
+// (readOnly or unreadOnly), its condition, and the column of the table
+// sizes of setCounts that is their number.
+func stateIndex(r readState) (index, cond, size string) {
+	if r == readOnly {
+		return "messages_read", "read = 1", "sizes.read"
+	}
+	return "messages_unread", "read = 0", "sizes.unread"
 }
 
 // pageQuery is the statement that selects one page of the matches of w.
+//
 // For a set plan (a full-text match or a tag, perhaps with a read state)
-// each row also carries the two counts (counted is true): the set is then
-// evaluated once, as the table m, for the page and the counts; a
-// full-text match costs more than the rest together when its words are
-// common (an address's domain is in every message).
+// each row also carries the two counts of setCounts (counted is true), and
+// the page is read from its table m when m holds it: when the set is all
+// in m, or, m holding the newest matches (the set is not dear), when m
+// has at least start+limit matches in the read state, as it holds every
+// match newer than its oldest.
+// Otherwise the set is read again newest first, as far as the page: FTS5
+// walks its doclist backwards (it takes ORDER BY rowid DESC) and the
+// tags' primary key is (key, seq). A read state is looked up in its
+// partial index on the way.
 func pageQuery(w where, start, limit int) (query string, args []any, counted bool) {
 	start, limit = page(start, limit)
-	if c := w.count; c.isSet() {
-		cond := "seq IN m"
-		switch c.read {
-		case readOnly:
-			cond += " AND read = 1"
-		case unreadOnly:
-			cond += " AND read = 0"
-		}
-		total, unread := setCounts(c.read)
-		return `WITH m(seq) AS MATERIALIZED (` + c.set + `)
-			SELECT p.*, ` + total + `, ` + unread + ` FROM (SELECT ` + summaryCols + ` FROM messages
-			WHERE ` + cond + ` ORDER BY seq DESC LIMIT ? OFFSET ?) AS p`,
-			append(slices.Clone(c.setArgs), limit, start), true
+	c := w.count
+	if !c.isSet() {
+		return `SELECT ` + summaryCols + ` FROM messages` + w.sql() + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+			append(append([]any{}, w.args...), limit, start), false
 	}
-	return `SELECT ` + summaryCols + ` FROM messages` + w.sql() + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
-		append(append([]any{}, w.args...), limit, start), false
+	inState := func(t string) string { // joins the table t to the read state
+		if c.read == anyRead {
+			return ""
+		}
+		index, cond, _ := stateIndex(c.read)
+		return ` CROSS JOIN messages AS u INDEXED BY ` + index + ` ON u.seq = ` + t + `.seq AND u.` + cond
+	}
+	with, args := setCounts(c)
+	// inm tells whether m holds the page; LIMIT 0 reads nothing of the
+	// way not taken. (m has at most keep()+1 rows.)
+	inm := `matched.n <= ` + strconv.Itoa(c.keep())
+	if n := c.keep() + 1; !c.dear && limit > 0 && limit <= n && start <= n-limit {
+		inm += ` OR (SELECT count(*) FROM (SELECT 1 FROM m` + inState("m") + ` LIMIT ?)) >= ?`
+		args = append(args, start+limit, start+limit)
+	}
+	with += `, pg(inm) AS MATERIALIZED (SELECT ` + inm + ` FROM matched)`
+	seqs := `SELECT seq FROM (SELECT m.seq FROM m` + inState("m") + ` ORDER BY m.seq DESC
+			LIMIT (SELECT CASE WHEN inm THEN ? ELSE 0 END FROM pg) OFFSET ?)
+		UNION ALL
+		SELECT seq FROM (SELECT s.seq FROM (` + c.set + `) AS s` + inState("s") + ` ORDER BY s.seq DESC
+			LIMIT (SELECT CASE WHEN inm THEN 0 ELSE ? END FROM pg) OFFSET ?)`
+	args = append(args, limit, start)
+	args = append(args, c.setArgs...)
+	args = append(args, limit, start)
+	return with + ` SELECT ` + summaryCols + `, (SELECT total FROM c), (SELECT unread FROM c)
+		FROM messages WHERE seq IN (` + seqs + `) ORDER BY seq DESC`, args, true
 }
 
 // FindIDs returns the IDs of all messages matching f.Query and f.AfterSeq,
@@ -299,11 +425,18 @@ type where struct {
 // set of seqs. other is set by any condition it cannot describe (and by
 // a second inbox, read state or set: rare, and the general count is right).
 type countPlan struct {
-	other   bool
-	inbox   *string   // inbox = ?
-	read    readState // read = 1 / read = 0
-	set     string    // a subquery of distinct seqs, all of messages; the condition is seq IN (set)
+	other bool
+	inbox *string   // inbox = ?
+	read  readState // read = 1 / read = 0
+	// set is a subquery of distinct seqs, all of messages; the condition
+	// is seq IN (set). Its column is named seq, and it can produce its
+	// rows in seq order, either way, without sorting (setCounts and
+	// pageQuery merge it and read it newest first).
+	set     string
 	setArgs []any
+	// dear is set when reading the set costs more than its matches (see
+	// keepDear).
+	dear bool
 }
 
 // readState is a read condition of a countPlan.
@@ -332,7 +465,7 @@ func (c *countPlan) add(t term) {
 	case t.inbox != nil && !t.neg && c.inbox == nil:
 		c.inbox = t.inbox
 	case t.set != "" && !t.neg:
-		c.addSet(t.set, t.args)
+		c.addSet(t.set, t.args, false)
 	default:
 		c.other = true
 	}
@@ -343,13 +476,13 @@ func (c countPlan) isSet() bool {
 	return !c.other && c.inbox == nil && c.set != ""
 }
 
-// addSet adds the condition seq IN (set).
-func (c *countPlan) addSet(set string, args []any) {
+// addSet adds the condition seq IN (set), dear to read or not.
+func (c *countPlan) addSet(set string, args []any, dear bool) {
 	if c.set != "" {
 		c.other = true
 		return
 	}
-	c.set, c.setArgs = set, args
+	c.set, c.setArgs, c.dear = set, args, dear
 }
 
 // and returns w with one more condition (not described in w.count).
@@ -387,12 +520,14 @@ func filterWhere(f Filter) (where, error) {
 		w.count.other = true
 	}
 	var pos, neg []string
+	dear := false
 	for _, t := range terms {
 		switch {
 		case t.fts != "" && t.neg:
 			neg = append(neg, "("+t.fts+")")
 		case t.fts != "":
 			pos = append(pos, "("+t.fts+")")
+			dear = dear || t.dear || len(pos) > 1
 		case t.neg && t.negCond != "":
 			w = w.and(t.negCond, t.args...)
 		case t.neg:
@@ -404,11 +539,12 @@ func filterWhere(f Filter) (where, error) {
 			w.count.add(t)
 		}
 	}
-	const fts = `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`
+	// The seqs are named seq and come in seq order (see countPlan.set).
+	const fts = `SELECT rowid AS seq FROM messages_fts WHERE messages_fts MATCH ?`
 	if len(pos) > 0 {
 		match := strings.Join(pos, " AND ")
 		w = w.and("seq IN ("+fts+")", match)
-		w.count.addSet(fts, []any{match})
+		w.count.addSet(fts, []any{match}, dear)
 	}
 	if len(neg) > 0 {
 		w = w.and("seq NOT IN ("+fts+")", strings.Join(neg, " OR "))
@@ -422,6 +558,7 @@ func filterWhere(f Filter) (where, error) {
 type term struct {
 	neg     bool
 	fts     string // FTS5 expression (column filter + quoted phrase); "" for an SQL term
+	dear    bool   // fts is a phrase of more than one token (see keepDear)
 	cond    string // SQL condition (fixed text)
 	negCond string // the negation of cond when simpler than NOT (cond)
 	args    []any  // arguments of cond / negCond
@@ -475,7 +612,7 @@ func parseQuery(q string, loc *time.Location) ([]term, error) {
 			var phrase string
 			phrase, i = readQuoted(q, i)
 			if p, ok := ftsPhrase(phrase, false); ok {
-				out = append(out, term{neg: neg, fts: ftsFreeCols + " : " + p})
+				out = append(out, term{neg: neg, fts: ftsFreeCols + " : " + p, dear: !oneToken(phrase)})
 			}
 			continue
 		}
@@ -485,7 +622,7 @@ func parseQuery(q string, loc *time.Location) ([]term, error) {
 		name = strings.ToLower(name)
 		if !colon || !isFilter(name) {
 			if p, ok := ftsPhrase(word, true); ok {
-				out = append(out, term{neg: neg, fts: ftsFreeCols + " : " + p})
+				out = append(out, term{neg: neg, fts: ftsFreeCols + " : " + p, dear: !oneToken(word)})
 			}
 			i = end
 			continue
@@ -549,7 +686,7 @@ func filterTerm(name, v string, quoted bool, pos int, loc *time.Location) (t ter
 	}
 	fts := func(cols, v string) (term, bool, error) {
 		p, ok := ftsPhrase(v, true)
-		return term{fts: cols + " : " + p}, ok, nil
+		return term{fts: cols + " : " + p, dear: !oneToken(v)}, ok, nil
 	}
 	switch name {
 	case "from":
@@ -627,6 +764,12 @@ func ftsPhrase(v string, prefix bool) (string, bool) {
 		p += "*"
 	}
 	return p, true
+}
+
+// oneToken reports whether FTS5's tokenizer sees v as one token (at most:
+// v may have none).
+func oneToken(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool { return !isTokenRune(r) })
 }
 
 // isTokenRune reports whether FTS5's unicode61 tokenizer keeps r in a token.

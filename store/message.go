@@ -190,7 +190,7 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 		return nil, fmt.Errorf("insert message: %w", err)
 	}
 	var sum Summary
-	err = db.update(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	err = db.insert(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
 		seq, err := insertMessage(ctx, tx, db.stmts, m, rv)
 		if err != nil {
 			return nil, err
@@ -340,7 +340,10 @@ func insertMessage(ctx context.Context, tx *sql.Tx, stmts *stmtCache, m *Message
 	if err := insertTagRows(ctx, tx, seq, m.Tags); err != nil {
 		return 0, err
 	}
-	if err := insertFTS(ctx, tx, stmts, seq, rv.fts); err != nil {
+	err = atBatchEnd(ctx, tx, func(ctx context.Context, tx *sql.Tx) error {
+		return insertFTS(ctx, tx, stmts, seq, rv.fts)
+	})
+	if err != nil {
 		return 0, err
 	}
 	return seq, nil
@@ -542,7 +545,7 @@ func (db *DB) PartContents(ctx context.Context, id string, partIDs []string) (ma
 	if len(partIDs) == 0 {
 		return out, nil
 	}
-	e, _, err := db.readEnvelope(raw)
+	e, _, err := db.readEnvelope(raw, nil)
 	if err != nil || e.Root == nil {
 		for _, pid := range partIDs {
 			if _, content, ok := db.findPart(raw, pid); ok {

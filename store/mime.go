@@ -69,7 +69,8 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 		m.Findings = append(m.Findings, Finding{Code: "unclosed-boundary", Text: text})
 	}
 
-	e, skipped, err := db.readEnvelope(raw)
+	sizes := map[*enmime.Part]int64{}
+	e, skipped, err := db.readEnvelope(raw, sizes)
 	if skipped > 0 {
 		m.Findings = append(m.Findings, Finding{Code: "junk-before-header",
 			Text: fmt.Sprintf("%d byte(s) before the first header field were not a header (mbox From line?)", skipped)})
@@ -89,7 +90,7 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 		}
 		m.Text = strings.ToValidUTF8(e.Text, "\uFFFD")
 		m.HTML = strings.ToValidUTF8(e.HTML, "\uFFFD")
-		m.Root = convertPart(e.Root)
+		m.Root = convertPart(e.Root, sizes)
 		// Inline: parts shown inside the HTML (cid: images …). enmime's
 		// Inlines also holds inline text bodies, which are not "parts with
 		// content" in that sense, so keep only those with a Content-ID or
@@ -97,12 +98,12 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 		for _, list := range [][]*enmime.Part{e.Inlines, e.OtherParts} {
 			for _, p := range list {
 				if p.ContentID != "" || p.FileName != "" {
-					m.Inline = append(m.Inline, convertPart(p))
+					m.Inline = append(m.Inline, convertPart(p, sizes))
 				}
 			}
 		}
 		for _, p := range e.Attachments {
-			m.Attached = append(m.Attached, convertPart(p))
+			m.Attached = append(m.Attached, convertPart(p, sizes))
 		}
 	}
 	m.Attachments = len(m.Attached)
@@ -114,28 +115,34 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 // (an mbox "From " line, a stray continuation line …) it retries from the
 // first line that is a header field; skipped is then the number of bytes
 // left out. A panic inside enmime becomes an error: the message must still
-// be stored.
-func (db *DB) readEnvelope(raw []byte) (e *enmime.Envelope, skipped int, err error) {
-	e, err = db.readEnvelopeAt(raw)
+// be stored. With a non-nil sizes, parts whose content only matters for its
+// size may be left undecoded, their decoded sizes put in sizes (see
+// readPartsElided).
+func (db *DB) readEnvelope(raw []byte, sizes map[*enmime.Part]int64) (e *enmime.Envelope, skipped int, err error) {
+	e, err = db.readEnvelopeAt(raw, sizes)
 	if err == nil {
 		return e, 0, nil
 	}
 	if off := headerStart(raw); off > 0 {
-		if e2, err2 := db.readEnvelopeAt(raw[off:]); err2 == nil {
+		if e2, err2 := db.readEnvelopeAt(raw[off:], sizes); err2 == nil {
 			return e2, off, nil
 		}
 	}
 	return nil, 0, err
 }
 
-func (db *DB) readEnvelopeAt(raw []byte) (e *enmime.Envelope, err error) {
+func (db *DB) readEnvelopeAt(raw []byte, sizes map[*enmime.Part]int64) (e *enmime.Envelope, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db.log.Error("enmime panic", "panic", r, "stack", string(debug.Stack()))
 			e, err = nil, fmt.Errorf("enmime panic: %v", r)
 		}
 	}()
-	root, err := db.parser.ReadParts(bytes.NewReader(withClosedBoundaries(raw)))
+	src := withClosedBoundaries(raw)
+	root, ok, err := db.readPartsElided(src, sizes)
+	if !ok {
+		root, err = db.parser.ReadParts(bytes.NewReader(src))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mime parse: %w", err)
 	}
@@ -196,7 +203,7 @@ func isASCII(b []byte) bool {
 // findPart re-parses raw and returns the node partID of its MIME tree with
 // its decoded content.
 func (db *DB) findPart(raw []byte, partID string) (*Part, []byte, bool) {
-	e, _, err := db.readEnvelope(raw)
+	e, _, err := db.readEnvelope(raw, nil)
 	if err != nil || e.Root == nil {
 		if partID != "0" {
 			return nil, nil, false
@@ -210,7 +217,7 @@ func (db *DB) findPart(raw []byte, partID string) (*Part, []byte, bool) {
 	if p == nil {
 		return nil, nil, false
 	}
-	out := convertPart(p)
+	out := convertPart(p, nil)
 	content := p.Content
 	if content == nil {
 		content = []byte{}
@@ -231,7 +238,7 @@ func fallbackRoot(hdr header, body []byte) Part {
 }
 
 // convertPart converts an enmime part tree to ours.
-func convertPart(p *enmime.Part) Part {
+func convertPart(p *enmime.Part, sizes map[*enmime.Part]int64) Part {
 	out := Part{
 		ID:          p.PartID,
 		ContentType: p.ContentType,
@@ -243,8 +250,11 @@ func convertPart(p *enmime.Part) Part {
 		Size:        int64(len(p.Content)),
 		Children:    []Part{},
 	}
+	if n, ok := sizes[p]; ok {
+		out.Size = n
+	}
 	for c := p.FirstChild; c != nil; c = c.NextSibling {
-		out.Children = append(out.Children, convertPart(c))
+		out.Children = append(out.Children, convertPart(c, sizes))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -96,5 +97,70 @@ func TestWriteAfterClose(t *testing.T) {
 	}
 	if _, err := db.Insert(context.Background(), "late", testEnv(), []byte("Subject: x\r\n\r\nx\r\n")); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Insert after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestBatchFullTextOrder: full-text rows are written at the end of their
+// batch (atBatchEnd); deletes sharing a batch with inserts must still
+// find them, so no index row outlives its message and every search count
+// agrees with the messages stored.
+func TestBatchFullTextOrder(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t, store.Options{})
+	db.rec.ch = nil
+	ctx := context.Background()
+	const n = 400
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw := fmt.Sprintf("Subject: common uniq%04d\r\n\r\nshared body\r\n", i)
+			if _, err := db.Insert(ctx, "", testEnv(), []byte(raw)); err != nil {
+				t.Error(err)
+			}
+		}()
+		if i%40 == 20 {
+			wg.Add(1)
+			go func() { // lands in the middle of a batch of inserts
+				defer wg.Done()
+				var err error
+				if i%80 == 20 {
+					err = db.DeleteAll(ctx)
+				} else {
+					var ids []string
+					if ids, err = db.FindIDs(ctx, store.Filter{Query: "shared"}); err == nil {
+						_, err = db.Delete(ctx, ids)
+					}
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	st, err := db.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fts, err := db.RowCount(ctx, "messages_fts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.Find(ctx, store.Filter{Query: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d messages left", st.Total, n)
+	if fts != st.Total || p.Total != st.Total || len(p.Messages) != st.Total {
+		t.Errorf("full-text rows %d, search total %d (%d listed), messages %d: want all equal",
+			fts, p.Total, len(p.Messages), st.Total)
+	}
+	for _, m := range p.Messages {
+		word := strings.Fields(m.Subject)[1]
+		if got, err := db.Find(ctx, store.Filter{Query: word}); err != nil || got.Total != 1 {
+			t.Errorf("search %s: total %d, %v; want 1", word, got.Total, err)
+		}
 	}
 }

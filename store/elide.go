@@ -226,41 +226,41 @@ func leafHeader(part []byte) (bodyStart int, cte string, ok bool) {
 // parsed with an empty body and its decoded size goes into sizes. Only
 // text parts' content is used when a message is stored, and decoding a
 // 20 MB attachment there cost its size twice over in memory.
-func (db *DB) readPartsElided(raw []byte, sizes map[*enmime.Part]int64) (root *enmime.Part, ok bool, err error) {
+func (db *DB) readPartsElided(raw []byte, sizes map[*enmime.Part]int64) (root *enmime.Part, ok bool) {
 	skel, els := db.elider.skeleton(raw)
 	if els == nil {
-		return nil, false, nil
+		return nil, false
 	}
-	root, err = db.parser.ReadParts(bytes.NewReader(skel))
+	root, err := db.parser.ReadParts(bytes.NewReader(skel))
 	if err != nil {
-		return nil, false, nil // let the whole parse report it
+		return nil, false // let the whole parse report it
 	}
 	holders := make([]*enmime.Part, len(els))
 	for p := range walkParts(root) {
 		if !cleanSkeletonPart(p) {
-			return nil, false, nil
+			return nil, false
 		}
 		if p.Boundary != "" {
 			d := []byte("--" + p.Boundary)
 			for _, e := range els {
 				if bytes.Contains(e.body, d) {
-					return nil, false, nil
+					return nil, false
 				}
 			}
 		}
-		if p.FirstChild != nil || !bytes.HasPrefix(p.Content, db.elider.prefix) {
+		if p.FirstChild != nil || len(p.Content) <= len(db.elider.prefix) || !bytes.HasPrefix(p.Content, db.elider.prefix) {
 			continue
 		}
 		i, perr := strconv.Atoi(string(bytes.TrimRight(p.Content[len(db.elider.prefix)+1:], "x")))
 		if perr != nil || i < 0 || i >= len(els) || holders[i] != nil || !bytes.Equal(p.Content, els[i].marker) {
-			return nil, false, nil
+			return nil, false
 		}
 		holders[i] = p
 	}
 	for i, e := range els {
 		k := holders[i]
 		if k == nil || k.Parent == nil || !endsAtDelimiter(e.rest, k.Parent.Boundary) {
-			return nil, false, nil
+			return nil, false
 		}
 		src, size := e.leaf, int64(-1)
 		if sizes != nil && e.cte == "base64" && !strings.HasPrefix(k.ContentType, "text/") {
@@ -271,7 +271,7 @@ func (db *DB) readPartsElided(raw []byte, sizes map[*enmime.Part]int64) (root *e
 		leaf, err := db.parser.ReadParts(bytes.NewReader(src))
 		if err != nil || leaf.FirstChild != nil || leaf.Boundary != "" ||
 			leaf.ContentType == "" || leaf.ContentType != k.ContentType {
-			return nil, false, nil
+			return nil, false
 		}
 		id, parent, next := k.PartID, k.Parent, k.NextSibling
 		*k = *leaf
@@ -280,7 +280,7 @@ func (db *DB) readPartsElided(raw []byte, sizes map[*enmime.Part]int64) (root *e
 			sizes[k] = size
 		}
 	}
-	return root, true, nil
+	return root, true
 }
 
 // endsAtDelimiter reports whether rest starts with a line break and then

@@ -140,7 +140,7 @@ func (db *DB) readEnvelopeAt(raw []byte, sizes map[*enmime.Part]int64) (e *enmim
 		}
 	}()
 	src := withClosedBoundaries(raw)
-	root, ok, err := db.readPartsElided(src, sizes)
+	root, ok := db.readPartsElided(src, sizes)
 	if !ok {
 		root, err = db.parser.ReadParts(bytes.NewReader(src))
 	}

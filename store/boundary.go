@@ -7,26 +7,39 @@ import (
 	"unicode/utf8"
 )
 
-// unclosedBoundaries returns the boundaries declared in raw whose closing
-// delimiter ("--" boundary "--") never appears, innermost (last declared)
-// first. Declarations are found anywhere in the message (see
-// boundaryParams); a closing delimiter for a boundary that was never used
-// only appends an epilogue line, which is harmless.
-func unclosedBoundaries(raw []byte) [][]byte {
-	var open [][]byte
+// boundaries are the multipart boundaries declared in a message.
+type boundaries struct {
+	declared [][]byte // distinct, in the order first declared
+	open     [][]byte // those whose closing delimiter never appears, innermost (last declared) first
+}
+
+// findBoundaries scans raw once for what unclosedBoundaries,
+// withClosedBoundaries and the elision skeleton need. Declarations are
+// found anywhere in the message (see boundaryParams); a closing delimiter
+// for a boundary that was never used only appends an epilogue line, which
+// is harmless.
+func findBoundaries(raw []byte) boundaries {
+	var bs boundaries
 	seen := map[string]bool{}
 	boundaryParams(raw, func(b []byte) {
 		if seen[string(b)] {
 			return
 		}
 		seen[string(b)] = true
+		bs.declared = append(bs.declared, b)
 		closing := append(append([]byte("--"), b...), '-', '-')
 		if !bytes.Contains(raw, closing) {
-			open = append(open, b)
+			bs.open = append(bs.open, b)
 		}
 	})
-	slices.Reverse(open)
-	return open
+	slices.Reverse(bs.open)
+	return bs
+}
+
+// unclosedBoundaries returns the boundaries declared in raw whose closing
+// delimiter ("--" boundary "--") never appears, innermost first.
+func unclosedBoundaries(raw []byte) [][]byte {
+	return findBoundaries(raw).open
 }
 
 // boundaryParams calls fn with the value of every boundary= parameter in
@@ -159,7 +172,11 @@ func skipSpace(b []byte, i int) int {
 // parses in milliseconds, and the part tree is the same either way. The
 // stored bytes are never changed.
 func withClosedBoundaries(raw []byte) []byte {
-	open := unclosedBoundaries(raw)
+	return withClosed(raw, unclosedBoundaries(raw))
+}
+
+// withClosed is withClosedBoundaries given raw's unclosed boundaries.
+func withClosed(raw []byte, open [][]byte) []byte {
 	if len(open) == 0 {
 		return raw
 	}

@@ -72,7 +72,7 @@ func (el elider) marker(i int) []byte {
 // skeleton returns raw with the bodies of its large leaf parts replaced by
 // markers, and what it replaced; nil when there is nothing worth eliding.
 // It finds parts by the delimiter lines of the boundaries declared in raw
-// (see boundaryParams). It only needs to be right in the common case: the
+// (findBoundaries). It only needs to be right in the common case: the
 // checks in readPartsElided catch the rest.
 //
 // A leaf qualifies when its header block has CRLF line ends or LF ones
@@ -83,17 +83,13 @@ func (el elider) marker(i int) []byte {
 // before it at a CR CR LF delimiter), and contains
 // no "--" followed by any declared boundary, so no boundary reader could
 // stop inside it.
-func (el elider) skeleton(raw []byte) ([]byte, []elision) {
-	var bounds [][]byte
-	seen := map[string]bool{}
-	boundaryParams(raw, func(b []byte) {
-		if !seen[string(b)] {
-			seen[string(b)] = true
-			bounds = append(bounds, append([]byte("--"), b...))
-		}
-	})
-	if len(bounds) == 0 || len(bounds) > maxElideBound {
+func (el elider) skeleton(raw []byte, declared [][]byte) ([]byte, []elision) {
+	if len(declared) == 0 || len(declared) > maxElideBound {
 		return nil, nil
+	}
+	bounds := make([][]byte, len(declared))
+	for i, b := range declared {
+		bounds[i] = append([]byte("--"), b...)
 	}
 	// Every occurrence of "--"+boundary, in order: delimiter lines and any
 	// that are not (which end the body before them as surely).
@@ -205,7 +201,8 @@ func leafHeader(part []byte) (bodyStart int, cte string, ok bool) {
 	return end + 2*len(nl), cte, ctype
 }
 
-// readPartsElided parses raw through a skeleton (see skeleton). ok is
+// readPartsElided parses raw, which declares the boundaries declared,
+// through a skeleton (see skeleton). ok is
 // false when raw has nothing worth eliding or when a check fails; the
 // caller then parses raw whole. The checks:
 //
@@ -226,8 +223,8 @@ func leafHeader(part []byte) (bodyStart int, cte string, ok bool) {
 // parsed with an empty body and its decoded size goes into sizes. Only
 // text parts' content is used when a message is stored, and decoding a
 // 20 MB attachment there cost its size twice over in memory.
-func (db *DB) readPartsElided(raw []byte, sizes map[*enmime.Part]int64) (root *enmime.Part, ok bool) {
-	skel, els := db.elider.skeleton(raw)
+func (db *DB) readPartsElided(raw []byte, declared [][]byte, sizes map[*enmime.Part]int64) (root *enmime.Part, ok bool) {
+	skel, els := db.elider.skeleton(raw, declared)
 	if els == nil {
 		return nil, false
 	}
@@ -319,11 +316,10 @@ func cleanSkeletonPart(p *enmime.Part) bool {
 func base64Len(body []byte) (int64, bool) {
 	var n int64
 	for _, c := range body {
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/':
+		switch base64Class[c] {
+		case b64Letter:
 			n++
-		case c == '=', c == '\r', c == '\n', c == ' ', c == '\t':
-		default:
+		case b64Invalid:
 			return 0, false
 		}
 	}
@@ -332,3 +328,21 @@ func base64Len(body []byte) (int64, bool) {
 	}
 	return n/4*3 + [4]int64{0, 0, 1, 2}[n%4], true
 }
+
+// Classes of base64Class: base64Len reads every byte of every attachment,
+// and a table lookup is cheaper than comparing ranges.
+const (
+	b64Invalid = iota
+	b64Letter
+	b64Skipped // '=' and white space: enmime's cleaner drops them silently
+)
+
+var base64Class = func() (t [256]uint8) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = b64Letter
+	}
+	for _, c := range []byte("=\r\n \t") {
+		t[c] = b64Skipped
+	}
+	return t
+}()

@@ -545,7 +545,7 @@ func (db *DB) PartContents(ctx context.Context, id string, partIDs []string) (ma
 	if len(partIDs) == 0 {
 		return out, nil
 	}
-	e, _, err := db.readEnvelope(raw, nil)
+	e, _, err := db.readEnvelope(raw, nil, nil)
 	if err != nil || e.Root == nil {
 		for _, pid := range partIDs {
 			if _, content, ok := db.findPart(raw, pid); ok {

@@ -62,7 +62,8 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 
 	m.Findings = append(m.Findings, scanRaw(raw, env)...)
 	m.Findings = append(m.Findings, headerFindings(hdr)...)
-	if open := unclosedBoundaries(raw); len(open) > 0 {
+	bs := findBoundaries(raw)
+	if open := bs.open; len(open) > 0 {
 		text := fmt.Sprintf("multipart boundary %q is never closed; parsed as if closed at the end", open[0])
 		if len(open) > 1 {
 			text = fmt.Sprintf("%d multipart boundaries are never closed (innermost %q); parsed as if closed at the end", len(open), open[0])
@@ -71,7 +72,7 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 	}
 
 	sizes := map[*enmime.Part]int64{}
-	e, skipped, err := db.readEnvelope(raw, sizes)
+	e, skipped, err := db.readEnvelope(raw, &bs, sizes)
 	if skipped > 0 {
 		m.Findings = append(m.Findings, Finding{Code: "junk-before-header",
 			Text: fmt.Sprintf("%d byte(s) before the first header field were not a header (mbox From line?)", skipped)})
@@ -116,31 +117,35 @@ func (db *DB) parse(env Envelope, raw []byte) *Message {
 // (an mbox "From " line, a stray continuation line …) it retries from the
 // first line that is a header field; skipped is then the number of bytes
 // left out. A panic inside enmime becomes an error: the message must still
-// be stored. With a non-nil sizes, parts whose content only matters for its
+// be stored. bs, when not nil, is findBoundaries(raw). With a non-nil sizes, parts whose content only matters for its
 // size may be left undecoded, their decoded sizes put in sizes (see
 // readPartsElided).
-func (db *DB) readEnvelope(raw []byte, sizes map[*enmime.Part]int64) (e *enmime.Envelope, skipped int, err error) {
-	e, err = db.readEnvelopeAt(raw, sizes)
+func (db *DB) readEnvelope(raw []byte, bs *boundaries, sizes map[*enmime.Part]int64) (e *enmime.Envelope, skipped int, err error) {
+	e, err = db.readEnvelopeAt(raw, bs, sizes)
 	if err == nil {
 		return e, 0, nil
 	}
 	if off := headerStart(raw); off > 0 {
-		if e2, err2 := db.readEnvelopeAt(raw[off:], sizes); err2 == nil {
+		if e2, err2 := db.readEnvelopeAt(raw[off:], nil, sizes); err2 == nil {
 			return e2, off, nil
 		}
 	}
 	return nil, 0, err
 }
 
-func (db *DB) readEnvelopeAt(raw []byte, sizes map[*enmime.Part]int64) (e *enmime.Envelope, err error) {
+func (db *DB) readEnvelopeAt(raw []byte, bs *boundaries, sizes map[*enmime.Part]int64) (e *enmime.Envelope, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db.log.Error("enmime panic", "panic", r, "stack", string(debug.Stack()))
 			e, err = nil, fmt.Errorf("enmime panic: %v", r)
 		}
 	}()
-	src := withClosedBoundaries(raw)
-	root, ok := db.readPartsElided(src, sizes)
+	if bs == nil {
+		b := findBoundaries(raw)
+		bs = &b
+	}
+	src := withClosed(raw, bs.open) // declares the same boundaries as raw
+	root, ok := db.readPartsElided(src, bs.declared, sizes)
 	if !ok {
 		root, err = db.parser.ReadParts(bytes.NewReader(src))
 	}
@@ -204,7 +209,7 @@ func isASCII(b []byte) bool {
 // findPart re-parses raw and returns the node partID of its MIME tree with
 // its decoded content.
 func (db *DB) findPart(raw []byte, partID string) (*Part, []byte, bool) {
-	e, _, err := db.readEnvelope(raw, nil)
+	e, _, err := db.readEnvelope(raw, nil, nil)
 	if err != nil || e.Root == nil {
 		if partID != "0" {
 			return nil, nil, false

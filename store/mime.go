@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"mime"
@@ -677,7 +678,16 @@ func scanRaw(raw []byte, env Envelope) []Finding {
 			longest = max(longest, n)
 		}
 	}
-	for i, c := range raw {
+	for i := 0; i < len(raw); i++ {
+		// Eight bytes at a time while none of them is one we count: the
+		// byte loop was a sixth of the CPU of parsing a 50 KB message.
+		for i+8 <= len(raw) && !special8(binary.LittleEndian.Uint64(raw[i:])) {
+			i += 8
+		}
+		if i == len(raw) {
+			break
+		}
+		c := raw[i]
 		switch {
 		case c == '\n':
 			end := i
@@ -720,6 +730,20 @@ func scanRaw(raw []byte, env Envelope) []Finding {
 			Text: fmt.Sprintf("%d byte(s) >= 0x80 but the client did not declare BODY=8BITMIME or SMTPUTF8", high)})
 	}
 	return out
+}
+
+// special8 reports whether one of the eight bytes of x may be '\n', '\r',
+// NUL or 8-bit (exactly: the zero-byte test is exact, see hasZero).
+func special8(x uint64) bool {
+	const ones = 0x0101010101010101
+	return x&(0x80*ones) != 0 || hasZero(x) || hasZero(x^('\n'*ones)) || hasZero(x^('\r'*ones))
+}
+
+// hasZero reports whether a byte of x is zero (for bytes below 0x80, which
+// is all special8 asks once it has ruled out 8-bit bytes).
+func hasZero(x uint64) bool {
+	const ones = 0x0101010101010101
+	return (x-ones)&^x&(0x80*ones) != 0
 }
 
 // headerFindings checks the top-level header for missing fields.

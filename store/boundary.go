@@ -13,8 +13,8 @@ type boundaries struct {
 	open     [][]byte // those whose closing delimiter never appears, innermost (last declared) first
 }
 
-// findBoundaries scans raw once for what unclosedBoundaries,
-// withClosedBoundaries and the elision skeleton need. Declarations are
+// findBoundaries scans raw once for what the unclosed-boundary finding,
+// withClosed and the elision skeleton need. Declarations are
 // found anywhere in the message (see boundaryParams); a closing delimiter
 // for a boundary that was never used only appends an epilogue line, which
 // is harmless.
@@ -34,12 +34,6 @@ func findBoundaries(raw []byte) boundaries {
 	})
 	slices.Reverse(bs.open)
 	return bs
-}
-
-// unclosedBoundaries returns the boundaries declared in raw whose closing
-// delimiter ("--" boundary "--") never appears, innermost first.
-func unclosedBoundaries(raw []byte) [][]byte {
-	return findBoundaries(raw).open
 }
 
 // boundaryParams calls fn with the value of every boundary= parameter in
@@ -164,18 +158,13 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// withClosedBoundaries returns raw, or when some multipart boundaries are
-// never closed, a copy with their closing delimiters appended (innermost
-// first). enmime's time grows exponentially with the depth of unclosed
+// withClosed returns raw, or when some multipart boundaries are never
+// closed (open, from findBoundaries), a copy with their closing delimiters
+// appended (innermost first). enmime's time grows exponentially with the depth of unclosed
 // nested multiparts (20 levels: half a second; 200: minutes), so a 1 KB
 // hostile message could otherwise stall ingest; closed, the same nesting
 // parses in milliseconds, and the part tree is the same either way. The
 // stored bytes are never changed.
-func withClosedBoundaries(raw []byte) []byte {
-	return withClosed(raw, unclosedBoundaries(raw))
-}
-
-// withClosed is withClosedBoundaries given raw's unclosed boundaries.
 func withClosed(raw []byte, open [][]byte) []byte {
 	if len(open) == 0 {
 		return raw

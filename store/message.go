@@ -190,7 +190,7 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 		return nil, fmt.Errorf("insert message: %w", err)
 	}
 	var sum Summary
-	err = db.insert(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	err = db.updateAppendOnly(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
 		seq, err := insertMessage(ctx, tx, db.stmts, m, rv)
 		if err != nil {
 			return nil, err

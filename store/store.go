@@ -297,9 +297,9 @@ func (db *DB) update(ctx context.Context, fn func(ctx context.Context, tx *sql.T
 	return db.submit(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
 
-// insert is update for a fn that only adds messages (see
+// updateAppendOnly is update for a fn that only adds messages (see
 // writeReq.appendOnly).
-func (db *DB) insert(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) ([]Event, error)) error {
+func (db *DB) updateAppendOnly(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) ([]Event, error)) error {
 	return db.submit(ctx, &writeReq{ctx: ctx, fn: fn, appendOnly: true, done: make(chan error, 1)})
 }
 

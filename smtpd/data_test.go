@@ -109,3 +109,36 @@ func FuzzDotReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDotReaderBulk checks that the bulk copy inside lines does not depend
+// on how the input arrives: a source that yields one byte per read leaves
+// at most one octet buffered, so every run is cut at every octet.
+func FuzzDotReaderBulk(f *testing.F) {
+	for _, s := range []string{"abc\r\n.\r\nrest", "..x\r\n.y\r\n.\r\n", "a\rb\r\r\n.\r.\r\n.\r\n", ".\r\r\n.\r\n", "\r\n\r\n.", "long line without end"} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in string, chunk uint8) {
+		read := func(src io.Reader) (string, error, string) {
+			br := bufio.NewReaderSize(src, 16)
+			d := newDotReader(br)
+			var out []byte
+			p := make([]byte, int(chunk)%40+1)
+			var err error
+			for {
+				var n int
+				n, err = d.Read(p)
+				out = append(out, p[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			rest, _ := io.ReadAll(br)
+			return string(out), err, string(rest)
+		}
+		gotOut, gotErr, gotRest := read(strings.NewReader(in))
+		wantOut, wantErr, wantRest := read(iotest.OneByteReader(strings.NewReader(in)))
+		if gotOut != wantOut || gotErr != wantErr || gotRest != wantRest {
+			t.Fatalf("bulk = %q, %v, rest %q; octet by octet = %q, %v, rest %q", gotOut, gotErr, gotRest, wantOut, wantErr, wantRest)
+		}
+	})
+}

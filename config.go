@@ -97,7 +97,7 @@ func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 		return nil
 	})
 	fs.Int64Var(&cfg.ChaosSeed, "chaos-seed", 0, "seed for chaos probabilities, so a run repeats exactly; 0 = random (GET /api/v1/chaos shows it)")
-	cfg.MemoryLimit = 48 << 20
+	cfg.MemoryLimit = 40 << 20
 	fs.Var(&cfg.MemoryLimit, "memory-limit", "soft limit of the Go heap (bytes, or with KiB/MiB/GiB suffix): the garbage collector works harder near it instead of letting the heap double, so a burst or a 25 MiB message does not balloon RSS; 0 = Go's default (GOMEMLIMIT, when set, wins)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's /debug/pprof/ profiles on this address (e.g. 127.0.0.1:6060) for performance work; empty = off")
 	fs.BoolVar(&cfg.ChaosMagic, "chaos-magic", false, "magic recipient addresses: user+smtp451@…, smtp-550@…, user+delay5s@…, user+disconnect@… get that behaviour at RCPT")

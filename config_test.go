@@ -48,7 +48,7 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "log json debug", args: []string{"--log-format=json", "--log-level=debug"}, check: func(c *config) bool { return c.LogFormat == "json" && c.LogLevel.String() == "DEBUG" }},
 		{name: "bad size names flag", args: []string{"--max-message-size=huge"}, wantErr: "max-message-size"},
-		{name: "memory limit default", check: func(c *config) bool { return c.MemoryLimit == 48<<20 }},
+		{name: "memory limit default", check: func(c *config) bool { return c.MemoryLimit == 40<<20 }},
 		{name: "memory limit env", env: map[string]string{"MAILSINK_MEMORY_LIMIT": "32MiB"}, check: func(c *config) bool { return c.MemoryLimit == 32<<20 }},
 		{name: "memory limit off", args: []string{"--memory-limit=0"}, check: func(c *config) bool { return c.MemoryLimit == 0 }},
 		{name: "bad memory limit names flag", args: []string{"--memory-limit=lots"}, wantErr: "memory-limit"},

@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
 	"math/rand/v2"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // stopProc sends SIGTERM and waits for a clean exit.
@@ -147,4 +153,157 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	c := g.counts()
 	t.Logf("SIGTERM after %d acks; exit in %v; %d sessions got 421 4.3.2; %d replies after the signal; total %d sent, %d acknowledged, %d refused, %d stored",
 		before.acked, took.Round(time.Millisecond), shut, inFlight, c.sent, c.acked, c.rejected, stored)
+}
+
+// checkAPIServes asserts that the API answers while the store cannot
+// write: the list (with total stored) and a stored message's raw bytes.
+func checkAPIServes(tb testing.TB, p *proc, total int, sample sentMsg) {
+	tb.Helper()
+	var list listReply
+	defer func() {
+		if tb.Failed() {
+			tb.Logf("server log:\n%s", p.logs)
+		}
+	}()
+	getJSON(tb, p.url("/api/v1/messages"), &list)
+	if list.Total != total {
+		tb.Errorf("API total = %d, want %d", list.Total, total)
+	}
+	raw := getBytes(tb, p.url("/api/v1/message/"+sample.id+"/raw"))
+	if len(raw) < sample.size || sha256.Sum256(raw[len(raw)-sample.size:]) != sample.sum {
+		tb.Errorf("API raw of %s does not end with the bytes sent", sample.token)
+	}
+}
+
+// checkPhase asserts that every message of msgs got reply (a prefix of the
+// final reply, e.g. "452 4.3.1" or "250 ").
+func checkPhase(tb testing.TB, phase string, msgs []sentMsg, reply string) {
+	tb.Helper()
+	if len(msgs) == 0 {
+		tb.Fatalf("%s: no message sent", phase)
+	}
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.reply, reply) {
+			tb.Errorf("%s: %s got %q, want %s", phase, m.token, m.reply, reply)
+		}
+	}
+}
+
+// TestDiskFullAnswers452AndRecovers runs the real binary out of space: its
+// file size limit (RLIMIT_FSIZE, as a full disk would) is lowered below
+// the database and WAL, so every write fails with EFBIG. Deliveries then
+// get 452 4.3.1, never 250; the process survives (the Go runtime does not
+// die of SIGXFSZ), the API keeps serving what is stored, and once the
+// limit is lifted again new messages are accepted with nothing lost.
+func TestDiskFullAnswers452AndRecovers(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "full.db")
+	p := startProc(t, db)
+	g := newLoadGen(newLoadTarget(p.smtp))
+	g.sendN(20, 4)
+	before := g.snapshot()
+	checkPhase(t, "before", before, "250 ")
+
+	pid := p.cmd.Process.Pid
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	full := unix.Rlimit{Cur: 4096, Max: old.Max}
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &full, nil); err != nil {
+		t.Fatal(err)
+	}
+	g.sendN(24, 4)
+	during := g.snapshot()[len(before):]
+	checkPhase(t, "disk full", during, "452 4.3.1")
+	select {
+	case <-p.exited:
+		t.Fatalf("the server died with the disk full: %v\n%s", p.exitErr, p.logs)
+	default:
+	}
+	checkAPIServes(t, p, len(before), before[0])
+
+	// Space returns: the soft limit goes back up (a same-uid process may
+	// raise it to the hard limit).
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &old, nil); err != nil {
+		t.Fatal(err)
+	}
+	g.sendN(20, 4)
+	after := g.snapshot()[len(before)+len(during):]
+	checkPhase(t, "after", after, "250 ")
+	stopProc(t, p, 15*time.Second)
+
+	checkIntegrity(t, db)
+	stored := checkLedger(t, db, g.snapshot())
+	if want := len(before) + len(after); stored != want {
+		t.Errorf("stored %d, want %d", stored, want)
+	}
+	t.Logf("disk full: %d acked before, %d refused with 452 4.3.1 while full, %d acked after; %d stored; store said: %s",
+		len(before), len(during), len(after), stored, firstLogErr(p.logs.String()))
+}
+
+// TestDatabaseLockedAnswers451AndRecovers: another process holds the
+// database's write lock (BEGIN IMMEDIATE) for longer than the busy
+// timeout (5 s). Deliveries get 451 4.3.0 after that wait, never 250; the
+// API keeps serving (WAL readers need no lock); after the lock is
+// released the next messages are accepted.
+func TestDatabaseLockedAnswers451AndRecovers(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "locked.db")
+	p := startProc(t, db)
+	g := newLoadGen(newLoadTarget(p.smtp))
+	g.sendN(10, 2)
+	before := g.snapshot()
+	checkPhase(t, "before", before, "250 ")
+
+	other, err := sql.Open("sqlite", "file:"+(&url.URL{Path: db}).EscapedPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	lock, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.sendN(4, 4)
+	}()
+	checkAPIServes(t, p, len(before), before[0]) // while the deliveries wait for the lock
+	<-done
+	waited := time.Since(start)
+	during := g.snapshot()[len(before):]
+	checkPhase(t, "locked", during, "451 4.3.0")
+	if _, err := lock.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+
+	g.sendN(10, 2)
+	after := g.snapshot()[len(before)+len(during):]
+	checkPhase(t, "after", after, "250 ")
+	stopProc(t, p, 15*time.Second)
+	checkIntegrity(t, db)
+	stored := checkLedger(t, db, g.snapshot())
+	t.Logf("locked: %d acked before, %d refused with 451 4.3.0 in %v, %d acked after; %d stored",
+		len(before), len(during), waited.Round(time.Millisecond), len(after), stored)
+}
+
+// firstLogErr is the err of the first "write batch failed" log line.
+func firstLogErr(logs string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"write batch failed"`) {
+			var rec struct{ Err string }
+			if json.Unmarshal([]byte(l), &rec) == nil {
+				return rec.Err
+			}
+		}
+	}
+	return "(nothing logged)"
 }

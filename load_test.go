@@ -161,6 +161,35 @@ func (g *loadGen) start(ctx context.Context, workers int) {
 
 func (g *loadGen) wait() { g.running.Wait() }
 
+// sendN sends n messages over workers sessions (each its own connection)
+// and returns once every one has its final reply.
+func (g *loadGen) sendN(n, workers int) {
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			addr, _ := g.target.get()
+			s, err := dialLoad(addr)
+			if err != nil {
+				return
+			}
+			defer s.nc.Close()
+			if err := s.cmds([]int{250}, "EHLO load.test"); err != nil {
+				return
+			}
+			for left.Add(-1) >= 0 {
+				token, raw := g.message(r)
+				if err := s.send(g, g.modes[w%len(g.modes)], token, raw); err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func (g *loadGen) worker(ctx context.Context, w int) {
 	r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 	mode := g.modes[w%len(g.modes)]

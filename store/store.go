@@ -122,6 +122,18 @@ func pragmas(busy time.Duration) string {
 	}}.Encode()
 }
 
+// readerPragmas is the DSN query of the read pool. Not the writer's:
+// "PRAGMA auto_vacuum = INCREMENTAL" runs a write transaction on every new
+// connection, so a reader opened while another process held the write
+// lock, or while the disk was full, failed, and the API with it. WAL mode
+// is a property of the file; a reader needs nothing but the lock wait.
+func readerPragmas(busy time.Duration) string {
+	return url.Values{"_pragma": {
+		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
+		"query_only(1)", // readers never write
+	}}.Encode()
+}
+
 // Open opens (creating if needed) the database at path and migrates it. The
 // special path ":memory:" keeps everything in memory on a single
 // connection; nothing is written to disk and the data lives until Close.
@@ -179,8 +191,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.SetConnMaxIdleTime(0)
 		db.writer, db.reader = w, w
 	} else {
-		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas(db.opts.BusyTimeout)
-		w, err := sql.Open("sqlite", dsn)
+		file := "file:" + (&url.URL{Path: path}).EscapedPath()
+		w, err := sql.Open("sqlite", file+"?"+pragmas(db.opts.BusyTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
@@ -188,7 +200,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.SetMaxIdleConns(1)
 		w.SetConnMaxLifetime(0)
 		w.SetConnMaxIdleTime(0)
-		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)") // readers never write
+		r, err := sql.Open("sqlite", file+"?"+readerPragmas(db.opts.BusyTimeout))
 		if err != nil {
 			_ = w.Close() // already failing; the open error is the one to report
 			return nil, fmt.Errorf("open %s: %w", path, err)

@@ -223,3 +223,59 @@ func TestLockedDatabaseFailsBatchAndRecovers(t *testing.T) {
 	checkRaws(t, db, stored)
 	t.Logf("21 inserts under a foreign write lock failed in %v (busy_timeout %v)", elapsed, busy)
 }
+
+// TestPruneBacklogInChunks: a backlog far over MaxMessages (the limit was
+// lowered between runs) is deleted a chunk of at most pruneChunk per
+// transaction by the pruner that runs at Open, until the
+// count is the limit.
+func TestPruneBacklogInChunks(t *testing.T) {
+	t.Parallel()
+	db, path := openFaultDB(t, Options{})
+	const n, limit = 2*pruneChunk + 90, 10
+	msgs := map[string][]byte{}
+	for i := range n {
+		id := fmt.Sprintf("m%04d", i)
+		msgs[id] = []byte("Subject: " + id + "\r\n\r\nbody\r\n")
+	}
+	for id, err := range insertAll(db, msgs) {
+		if err != nil {
+			t.Fatalf("insert %s: %v", id, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	events := make(chan Event, 16)
+	db2, err := Open(context.Background(), path, Options{
+		MaxMessages: limit,
+		Notify:      func(e Event) { events <- e },
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	var chunks []int
+	for deleted := 0; deleted < n-limit; {
+		select {
+		case e := <-events:
+			ids := e.Data.(map[string]any)["IDs"].([]string)
+			chunks = append(chunks, len(ids))
+			deleted += len(ids)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pruned %d of %d in chunks %v, then nothing", deleted, n-limit, chunks)
+		}
+	}
+	want := []int{pruneChunk, pruneChunk, n - limit - 2*pruneChunk}
+	if fmt.Sprint(chunks) != fmt.Sprint(want) {
+		t.Errorf("deleted in chunks %v, want %v", chunks, want)
+	}
+	st, err := db2.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Total != limit {
+		t.Errorf("%d messages left, want %d", st.Total, limit)
+	}
+}

@@ -317,6 +317,12 @@ func deliverTo(db *store.DB) smtpd.Backend {
 			return fmt.Errorf("read message: %w", err)
 		}
 		_, err := db.Insert(ctx, env.ID, storeEnvelope(env), buf.Bytes())
+		if errors.Is(err, store.ErrStorageFull) {
+			// RFC 3463 X.3.1 "mail system full"; 452 is RFC 5321's
+			// "insufficient system storage". The store logged the cause.
+			// Any other failure becomes smtpd's 451 4.3.0.
+			return &smtpd.Error{Code: 452, Enhanced: "4.3.1", Message: "Insufficient system storage"}
+		}
 		return err
 	})
 }

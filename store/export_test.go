@@ -11,12 +11,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // MigrateOnly creates the database at path with only the named migrations
 // applied (e.g. "0001_init.sql"), the way an older mailsink left it.
 func MigrateOnly(ctx context.Context, path string, names ...string) error {
-	w, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+pragmas())
+	w, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+pragmas(5*time.Second))
 	if err != nil {
 		return err
 	}

@@ -160,8 +160,12 @@ const summaryCols = `seq, id, created, size, read, subject, from_addr, to_addrs,
 // mean I/O or database trouble (or a duplicate id). The message is routed to
 // an inbox (see inbox.go) and tagged from its X-Tags header fields
 // (comma-separated) and, with Options.PlusTags, the +tags of its recipients
-// (see tags.go). After the commit, Notify gets a "new" event, then
-// MaxMessages retention is enforced.
+// (see tags.go). MaxMessages retention is enforced in the same
+// transaction (see pruneInBatch). After the commit, Notify gets a "new"
+// event, and a "delete" event for the messages it pushed out.
+//
+// An error wrapping ErrStorageFull means there was no room on disk: the
+// message was not stored, and a later attempt may succeed.
 func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (*Summary, error) {
 	if id == "" {
 		id = rand.Text()
@@ -204,14 +208,6 @@ func (db *DB) Insert(ctx context.Context, id string, env Envelope, raw []byte) (
 		return nil, fmt.Errorf("insert message: %w", err)
 	}
 	db.log.Debug("message stored", "id", sum.ID, "seq", sum.Seq, "size", sum.Size, "findings", len(m.Findings))
-
-	if db.opts.MaxMessages > 0 {
-		// The message is committed; a retention failure must not turn a
-		// stored message into an error reply. Prune retries next time.
-		if _, err := db.prune(ctx, true, false); err != nil {
-			db.log.Error("retention after insert", "err", err)
-		}
-	}
 	return &sum, nil
 }
 

@@ -28,6 +28,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -54,6 +55,10 @@ type Options struct {
 	MaxMessages   int              // retention: keep at most N (0 = unlimited); oldest pruned
 	MaxAge        time.Duration    // retention: prune messages older than this (0 = keep)
 	PruneInterval time.Duration    // how often the background pruner runs when retention is on; default 1m
+	// BusyTimeout is how long a statement waits for a lock another
+	// process holds on the database file before failing (the batch of
+	// writes it belongs to then fails with a temporary error); default 5s.
+	BusyTimeout time.Duration
 
 	// InboxHeader names the header field that routes a message to an
 	// inbox (after the AUTH user, before plus-addressing; see Insert).
@@ -96,12 +101,13 @@ const readerConns = 8
 
 // pragmas returns the DSN query applied to every connection (the "sqlite"
 // driver runs each _pragma on connect).
-func pragmas() string {
+func pragmas(busy time.Duration) string {
 	return url.Values{"_pragma": {
-		// Wait up to 5 s for a lock instead of failing with SQLITE_BUSY at once:
-		// readers and the writer may briefly contend (checkpoints, schema).
-		// First, so that the pragmas after it wait too.
-		"busy_timeout(5000)",
+		// Wait up to BusyTimeout (5 s) for a lock instead of failing with
+		// SQLITE_BUSY at once: readers and the writer may briefly contend
+		// (checkpoints, schema), and so may another process (the sqlite3
+		// shell, a backup). First, so that the pragmas after it wait too.
+		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
 		// Let freed pages be returned to the OS with PRAGMA incremental_vacuum
 		// (only takes effect when the database file is created).
 		"auto_vacuum(INCREMENTAL)",
@@ -113,6 +119,18 @@ func pragmas() string {
 		"synchronous(FULL)",
 		// Enforce REFERENCES: the raw row goes with its message.
 		"foreign_keys(1)",
+	}}.Encode()
+}
+
+// readerPragmas is the DSN query of the read pool. Not the writer's:
+// "PRAGMA auto_vacuum = INCREMENTAL" runs a write transaction on every new
+// connection, so a reader opened while another process held the write
+// lock, or while the disk was full, failed, and the API with it. WAL mode
+// is a property of the file; a reader needs nothing but the lock wait.
+func readerPragmas(busy time.Duration) string {
+	return url.Values{"_pragma": {
+		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
+		"query_only(1)", // readers never write
 	}}.Encode()
 }
 
@@ -152,6 +170,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if db.opts.PruneInterval <= 0 {
 		db.opts.PruneInterval = time.Minute
 	}
+	if db.opts.BusyTimeout <= 0 {
+		db.opts.BusyTimeout = 5 * time.Second
+	}
 	if db.opts.InboxHeader == "" {
 		db.opts.InboxHeader = "X-Mailsink-Inbox"
 	}
@@ -160,7 +181,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		// A pooled ":memory:" gives every connection its own empty database,
 		// so keep exactly one connection forever and share it for reads.
 		// (The driver strips the query from a plain name; pragmas still apply.)
-		w, err := sql.Open("sqlite", ":memory:?"+pragmas())
+		w, err := sql.Open("sqlite", ":memory:?"+pragmas(db.opts.BusyTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
@@ -170,8 +191,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.SetConnMaxIdleTime(0)
 		db.writer, db.reader = w, w
 	} else {
-		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas()
-		w, err := sql.Open("sqlite", dsn)
+		file := "file:" + (&url.URL{Path: path}).EscapedPath()
+		w, err := sql.Open("sqlite", file+"?"+pragmas(db.opts.BusyTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
@@ -179,7 +200,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.SetMaxIdleConns(1)
 		w.SetConnMaxLifetime(0)
 		w.SetConnMaxIdleTime(0)
-		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)") // readers never write
+		r, err := sql.Open("sqlite", file+"?"+readerPragmas(db.opts.BusyTimeout))
 		if err != nil {
 			_ = w.Close() // already failing; the open error is the one to report
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -386,10 +407,19 @@ func (db *DB) commitBatch(batch []*writeReq) {
 	if errors.Is(err, errRetryWithSavepoints) {
 		err = db.runBatch(run, true)
 	}
+	if err != nil {
+		// The transaction is rolled back (runBatch's deferred Rollback, or
+		// SQLite itself on a failed COMMIT): nothing of the batch is
+		// stored, every request hears so, and the next batch starts
+		// afresh. Logged once here, not once per request.
+		err = classify(err)
+		db.log.Error("write batch failed", "requests", len(run), "err", err)
+	}
 	for _, r := range run {
-		if r.err == nil && err != nil {
-			r.err = err
+		if err != nil {
+			r.err = cmp.Or(r.err, err)
 		}
+		r.err = classify(r.err)
 		if r.err == nil {
 			for _, e := range r.evs {
 				db.notify(e)
@@ -422,6 +452,9 @@ func (db *DB) runBatch(run []*writeReq, savepoints bool) error {
 				continue
 			}
 			if r.err = tails[flushed].run(context.WithoutCancel(r.ctx), tx); r.err != nil {
+				if failsBatch(r.err) {
+					return r.err
+				}
 				if len(run) > 1 {
 					return errRetryWithSavepoints
 				}
@@ -452,6 +485,10 @@ func (db *DB) runBatch(run []*writeReq, savepoints bool) error {
 			ok++
 		}
 		switch {
+		case r.err != nil && failsBatch(r.err):
+			// The database, not this request, failed: re-running the
+			// batch (or going on with it) would meet the same failure.
+			return r.err
 		case !savepoints && r.err != nil && len(run) > 1:
 			return errRetryWithSavepoints
 		case !savepoints:
@@ -474,8 +511,26 @@ func (db *DB) runBatch(run []*writeReq, savepoints bool) error {
 	if ok == 0 {
 		return nil // nothing to commit; each request has its error
 	}
+	if last := lastInsert(run); db.opts.MaxMessages > 0 && last != nil {
+		evs, err := db.pruneInBatch(ctx, tx)
+		if err != nil {
+			return err
+		}
+		last.evs = append(last.evs, evs...) // notified after the "new" events, in commit order
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// lastInsert is the last request of run that added messages and
+// succeeded, or nil.
+func lastInsert(run []*writeReq) *writeReq {
+	for i := len(run) - 1; i >= 0; i-- {
+		if r := run[i]; r.appendOnly && r.err == nil {
+			return r
+		}
 	}
 	return nil
 }

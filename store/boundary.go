@@ -3,26 +3,32 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"slices"
 	"unicode/utf8"
 )
 
 // boundaries are the multipart boundaries declared in a message.
 type boundaries struct {
-	declared [][]byte // distinct, in the order first declared
+	declared [][]byte // distinct, in the order first declared (at most maxMultiparts+1)
 	open     [][]byte // those whose closing delimiter never appears, innermost (last declared) first
+	params   int      // boundary= parameters in all, repeats included: at least the multipart count
 }
 
 // findBoundaries scans raw once for what the unclosed-boundary finding,
-// withClosed and the elision skeleton need. Declarations are
-// found anywhere in the message (see boundaryParams); a closing delimiter
-// for a boundary that was never used only appends an epilogue line, which
-// is harmless.
+// withClosed, the elision skeleton and the structure limits need.
+// Declarations are found anywhere in the message (see boundaryParams); a
+// closing delimiter for a boundary that was never used only appends an
+// epilogue line, which is harmless. Past maxMultiparts distinct
+// boundaries it only counts: the message is over the limits anyway (see
+// checkLimits), and each boundary costs a scan of raw.
 func findBoundaries(raw []byte) boundaries {
 	var bs boundaries
 	seen := map[string]bool{}
 	boundaryParams(raw, func(b []byte) {
-		if seen[string(b)] {
+		bs.params++
+		if seen[string(b)] || len(bs.declared) > maxMultiparts {
 			return
 		}
 		seen[string(b)] = true
@@ -34,6 +40,51 @@ func findBoundaries(raw []byte) boundaries {
 	})
 	slices.Reverse(bs.open)
 	return bs
+}
+
+// Limits of the MIME structure enmime is given. Past them a message is
+// still stored whole, but shown as one text part with a finding: enmime
+// reads each part through one boundary reader per enclosing multipart,
+// a byte at a time, so its time grows with depth × size (10,000 nested
+// levels in 700 KB: a minute and 850 MB), the part tree of a deep
+// message is deeper than encoding/json decodes (10,000), and every part
+// costs some 100 µs and 10 KB (100,000 parts: over a minute and 1.7 GB).
+const (
+	maxMultiparts     = 250     // boundary= parameters, i.e. multipart entities (and so nesting depth)
+	maxMultipartBytes = 1 << 31 // boundary= parameters × message size: 25 MiB allow 80
+	maxParts          = 5000    // delimiter lines, i.e. body parts
+)
+
+// errMIMELimits is returned (wrapped) by checkLimits.
+var errMIMELimits = errors.New("MIME structure over limits")
+
+// checkLimits reports whether the structure bs describes in raw stays
+// within maxMultiparts and maxParts. It counts the lines that start with
+// "--" and a declared boundary: one scan of raw, with a prefix test per
+// declared boundary only at lines starting with "--".
+func checkLimits(raw []byte, bs *boundaries) error {
+	if n := bs.params; n > maxMultiparts || int64(n)*int64(len(raw)) > maxMultipartBytes {
+		return fmt.Errorf("%w: %d multipart boundaries declared in %d KiB, at most %d (fewer in a large message) are parsed",
+			errMIMELimits, n, len(raw)>>10, min(maxMultiparts, max(1, maxMultipartBytes/max(1, len(raw)))))
+	}
+	parts := 0
+	for i := 0; i < len(raw); {
+		k := bytes.Index(raw[i:], []byte("\n--"))
+		if k < 0 {
+			break
+		}
+		i += k + 3
+		for _, b := range bs.declared {
+			if bytes.HasPrefix(raw[i:], b) {
+				parts++
+				break
+			}
+		}
+	}
+	if parts > maxParts {
+		return fmt.Errorf("%w: %d multipart delimiter lines, at most %d parts are parsed", errMIMELimits, parts, maxParts)
+	}
+	return nil
 }
 
 // boundaryParams calls fn with the value of every boundary= parameter in

@@ -26,20 +26,38 @@ type boundaries struct {
 func findBoundaries(raw []byte) boundaries {
 	var bs boundaries
 	seen := map[string]bool{}
-	boundaryParams(raw, func(b []byte) {
+	boundaryParams(raw, func(b []byte, end int) {
 		bs.params++
 		if seen[string(b)] || len(bs.declared) > maxMultiparts {
 			return
 		}
 		seen[string(b)] = true
 		bs.declared = append(bs.declared, b)
-		closing := append(append([]byte("--"), b...), '-', '-')
-		if !bytes.Contains(raw, closing) {
+		if !closedAfter(raw, b, end) {
 			bs.open = append(bs.open, b)
 		}
 	})
 	slices.Reverse(bs.open)
 	return bs
+}
+
+// closedAfter reports whether the closing delimiter of boundary b,
+// "--b--", starts a line somewhere after raw[:from]. One elsewhere (after
+// a bare CR, in the middle of a line, before the declaration) closes
+// nothing for enmime, and the unclosed nesting must still be repaired.
+func closedAfter(raw, b []byte, from int) bool {
+	closing := append(append([]byte("--"), b...), '-', '-')
+	for i := from; i < len(raw); {
+		k := bytes.Index(raw[i:], closing)
+		if k < 0 {
+			return false
+		}
+		if i += k; raw[i-1] == '\n' { // i > from >= 1: the declaration precedes
+			return true
+		}
+		i++
+	}
+	return false
 }
 
 // Limits of the MIME structure enmime is given. Past them a message is
@@ -88,7 +106,7 @@ func checkLimits(raw []byte, bs *boundaries) error {
 }
 
 // boundaryParams calls fn with the value of every boundary= parameter in
-// raw: the word "boundary" in any case, not preceded by a word character,
+// raw, and the offset just after the parameter: the word "boundary" in any case, not preceded by a word character,
 // optional white space, "=", optional white space, then a quoted value of
 // 1–200 characters without quote or line break, or a token of 1–200
 // characters up to white space, ";" or a quote; matches do not overlap.
@@ -96,7 +114,7 @@ func checkLimits(raw []byte, bs *boundaries) error {
 // at a time: a regular expression with a case-insensitive literal cannot
 // skip ahead and was nearly half of the CPU time of storing a 50 KB
 // message, and a copy of the whole message would double a big one.
-func boundaryParams(raw []byte, fn func(b []byte)) {
+func boundaryParams(raw []byte, fn func(b []byte, end int)) {
 	const word = "boundary"
 	buf := make([]byte, min(len(raw), scanWindow+len(word)-1))
 	next := 0 // where the next match may start
@@ -127,7 +145,7 @@ const scanWindow = 64 << 10
 // boundaryAt parses a parameter at raw[k:], which starts with the word
 // "boundary" in some case, calling fn with its value. It returns where the
 // next match may start, and stop when none can follow.
-func boundaryAt(raw []byte, k int, fn func(b []byte)) (next int, stop bool) {
+func boundaryAt(raw []byte, k int, fn func(b []byte, end int)) (next int, stop bool) {
 	next = k + 1
 	if k > 0 && isWordByte(raw[k-1]) {
 		return next, false
@@ -149,7 +167,7 @@ func boundaryAt(raw []byte, k int, fn func(b []byte)) (next int, stop bool) {
 			end, n = end+size, n+1
 		}
 		if end < len(raw) && raw[end] == '"' && n >= 1 && n <= 200 {
-			fn(raw[j+1 : end])
+			fn(raw[j+1:end], end+1)
 			return end + 1, false
 		}
 		return next, false
@@ -160,7 +178,7 @@ func boundaryAt(raw []byte, k int, fn func(b []byte)) (next int, stop bool) {
 		end, n = end+size, n+1
 	}
 	if end > j {
-		fn(raw[j:end])
+		fn(raw[j:end], end)
 		return end, false
 	}
 	return next, false

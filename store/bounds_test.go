@@ -192,3 +192,44 @@ func TestHostileBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestClosingDelimitersOffLine: the closing delimiters of 60 nested
+// multiparts are there, but run together after bare CRs, so none starts
+// a line and enmime sees every level unclosed, which takes it time
+// exponential in the depth. Found by TestCorpusMutants (a "line ends"
+// mutant of the corpus's 100-level nesting hung ingest); the repair of
+// unclosed boundaries must count only delimiters at a line start.
+func TestClosingDelimitersOffLine(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t, store.Options{})
+	var b bytes.Buffer
+	b.WriteString("Subject: off line\r\nMIME-Version: 1.0\r\n")
+	const depth = 60
+	for i := range depth {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"lvl%d\"\r\n\r\n--lvl%d\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\nbottom\r\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "--lvl%d--\r", i)
+	}
+	start := time.Now()
+	sum, err := db.Insert(context.Background(), "", store.Envelope{}, b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Insert took %v", took)
+	}
+	m, err := db.Get(context.Background(), sum.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range m.Findings {
+		// The innermost closing delimiter does start a line.
+		found = found || f.Code == "unclosed-boundary" && strings.Contains(f.Text, fmt.Sprintf("%d multipart boundaries", depth-1))
+	}
+	if !found || !strings.Contains(m.Text, "bottom") {
+		t.Errorf("Text %q, findings %+v: want the leaf and %d unclosed boundaries", m.Text, m.Findings, depth-1)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -46,10 +47,13 @@ type conn struct {
 	cancel      context.CancelFunc
 	implicitTLS bool
 	start       time.Time
+	ip          netip.Addr // key in Server.perIP
 
-	mu       sync.Mutex // guards idle and dataMode against Shutdown
-	idle     bool       // blocked in a command read that Shutdown may interrupt
-	dataMode bool       // reading DATA/BDAT content: DataTimeout per read
+	mu        sync.Mutex // guards idle and dataMode against Shutdown
+	idle      bool       // blocked in a command read that Shutdown may interrupt
+	dataMode  bool       // reading DATA/BDAT content: DataTimeout per read, and see dataUntil
+	dataStart time.Time  // when the current DATA/BDAT transfer began
+	dataRead  int64      // octets read from the socket since dataStart
 
 	rdnsDone chan struct{}
 	rdnsName string // valid once rdnsDone is closed
@@ -130,13 +134,36 @@ func (r connReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	c.mu.Lock()
-	if c.dataMode {
-		c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.DataTimeout)) //nolint:errcheck // a failure surfaces on Read
+	data := c.dataMode
+	if data {
+		c.raw.SetReadDeadline(c.dataDeadline(time.Now())) //nolint:errcheck // a failure surfaces on Read
 	}
 	c.mu.Unlock()
 	n, err := c.nc.Read(p[:c.pace.chunk(len(p))])
+	if data {
+		c.mu.Lock()
+		c.dataRead += int64(n)
+		c.mu.Unlock()
+	}
 	c.pace.wait(n)
 	return n, err
+}
+
+// dataDeadline is the read deadline during DATA/BDAT content: DataTimeout
+// from now, but never past the transfer's own deadline, DataTimeout plus
+// one second per MinDataRate octets after it began. A per-read timeout
+// alone would let a client sending a byte now and then hold the session
+// (and a connection slot) for ever. c.mu is held.
+func (c *conn) dataDeadline(now time.Time) time.Time {
+	cfg := &c.srv.cfg
+	d := now.Add(cfg.DataTimeout)
+	if cfg.MinDataRate > 0 {
+		earned := time.Duration(float64(c.dataRead) / float64(cfg.MinDataRate) * float64(time.Second))
+		if whole := c.dataStart.Add(cfg.DataTimeout + earned); whole.Before(d) {
+			d = whole
+		}
+	}
+	return d
 }
 
 // connWriter writes with a deadline so a client that never reads cannot
@@ -174,9 +201,14 @@ func (c *conn) closeNow() {
 	c.raw.Close() //nolint:errcheck // forced close
 }
 
+// setDataMode switches between command and content reading; each
+// switch on starts a new transfer for dataDeadline.
 func (c *conn) setDataMode(on bool) {
 	c.mu.Lock()
 	c.dataMode = on
+	if on {
+		c.dataStart, c.dataRead = time.Now(), 0
+	}
 	c.mu.Unlock()
 }
 

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,11 +43,18 @@ type Config struct {
 	MaxMessageSize int64         // bytes, advertised in SIZE; 0 = unlimited (SIZE advertised without number)
 	MaxRecipients  int           // 0 = unlimited; beyond it 452 4.5.3
 	MaxConnections int           // 0 = unlimited; beyond it the new client gets 421 4.7.0 and is closed
+	MaxConnsPerIP  int           // concurrent connections from one client IP; 0 = unlimited; beyond it 421 4.7.0 and close
 	CommandTimeout time.Duration // idle wait for a command line; default 5m; expiry → 421 4.4.2 + close
 	DataTimeout    time.Duration // wait for each chunk of DATA/BDAT content; default 10m
-	TLS            *tls.Config   // nil: STARTTLS not advertised and ServeTLS fails
-	Auth           AuthMode
-	Users          map[string]string
+	// MinDataRate bounds a whole DATA or BDAT transfer, not just each
+	// read: it must end within DataTimeout plus one second per
+	// MinDataRate octets received, so a client trickling a byte at a
+	// time cannot hold a session forever. Octets per second; default
+	// 500 (Postfix's smtpd_min_data_rate); negative: no such bound.
+	MinDataRate int
+	TLS         *tls.Config // nil: STARTTLS not advertised and ServeTLS fails
+	Auth        AuthMode
+	Users       map[string]string
 	// LookupAddr does the reverse DNS lookup for the Received header; nil
 	// means net.DefaultResolver.LookupAddr. It gets a 300 ms budget and
 	// failures just mean no name.
@@ -60,6 +68,7 @@ type Config struct {
 const (
 	defaultCommandTimeout = 5 * time.Minute
 	defaultDataTimeout    = 10 * time.Minute
+	defaultMinDataRate    = 500
 	lookupBudget          = 300 * time.Millisecond
 	rejectWriteTimeout    = 5 * time.Second
 )
@@ -77,9 +86,10 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	closed    bool           // Shutdown or Close called: no new listeners or conns
-	done      chan struct{}  // closed with closed=true; wakes accept back-off
-	wg        sync.WaitGroup // one per connection goroutine (including rejections)
+	perIP     map[netip.Addr]int // open sessions per client IP, kept when MaxConnsPerIP > 0
+	closed    bool               // Shutdown or Close called: no new listeners or conns
+	done      chan struct{}      // closed with closed=true; wakes accept back-off
+	wg        sync.WaitGroup     // one per connection goroutine (including rejections)
 
 	shutting atomic.Bool // Shutdown in progress: idle sessions get 421 4.3.2
 	connSeq  atomic.Uint64
@@ -90,6 +100,7 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	cfg.Hostname = cmp.Or(cfg.Hostname, "localhost")
 	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, defaultCommandTimeout)
 	cfg.DataTimeout = cmp.Or(cfg.DataTimeout, defaultDataTimeout)
+	cfg.MinDataRate = cmp.Or(cfg.MinDataRate, defaultMinDataRate)
 	if cfg.LookupAddr == nil {
 		cfg.LookupAddr = net.DefaultResolver.LookupAddr
 	}
@@ -102,6 +113,7 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perIP:     make(map[netip.Addr]int),
 		done:      make(chan struct{}),
 	}
 }
@@ -180,28 +192,43 @@ func (s *Server) startConn(nc net.Conn, implicitTLS bool) {
 	}
 	s.wg.Add(1)
 	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
-		go s.reject(nc)
+		go s.reject(nc, "too many connections", "Too many connections, try again later")
 		return
 	}
+	ip := remoteIP(nc.RemoteAddr()) // zero for non-IP listeners: one shared count
+	if s.cfg.MaxConnsPerIP > 0 {
+		if s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+			go s.reject(nc, "too many connections from one address", "Too many connections from your address, try again later")
+			return
+		}
+		s.perIP[ip]++
+	}
 	c := newConn(s, nc, implicitTLS)
+	c.ip = ip
 	s.conns[c] = struct{}{}
 	go c.serve()
 }
 
-// reject answers a connection over MaxConnections with 421 4.7.0.
-func (s *Server) reject(nc net.Conn) {
+// reject answers a connection over MaxConnections or MaxConnsPerIP with
+// 421 4.7.0 and closes it.
+func (s *Server) reject(nc net.Conn, event, text string) {
 	defer s.wg.Done()
 	defer nc.Close() //nolint:errcheck // closing a refused connection
-	s.log.Warn("too many connections", "remote", nc.RemoteAddr().String())
+	s.log.Warn(event, "remote", nc.RemoteAddr().String())
 	if err := nc.SetWriteDeadline(time.Now().Add(rejectWriteTimeout)); err != nil {
 		return
 	}
-	fmt.Fprintf(nc, "421 4.7.0 %s Too many connections, try again later\r\n", s.cfg.Hostname) //nolint:errcheck // best effort
+	fmt.Fprintf(nc, "421 4.7.0 %s %s\r\n", s.cfg.Hostname, text) //nolint:errcheck // best effort
 }
 
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.cfg.MaxConnsPerIP > 0 {
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+	}
 	s.mu.Unlock()
 	s.wg.Done()
 }

@@ -27,7 +27,7 @@ func regexpBoundaries(raw []byte) []string {
 
 func scanBoundaries(raw []byte) []string {
 	var out []string
-	boundaryParams(raw, func(b []byte) { out = append(out, string(b)) })
+	boundaryParams(raw, func(b []byte, _ int) { out = append(out, string(b)) })
 	return out
 }
 

@@ -5,10 +5,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // attackerPage is another site's page that tries, from the browser of a
@@ -141,4 +146,62 @@ func TestUICrossOriginAttack(t *testing.T) {
 	if n, subjects := messageCount(t, lenient); n != 0 {
 		t.Errorf("with --cors-origin: %d messages %q left, want the page's DELETE to have worked", n, subjects)
 	}
+}
+
+// TestUIBasicAuthLogin: behind --ui-auth htpasswd:FILE the browser asks
+// for a login once (answered here through DevTools, as a user would type
+// it), and then the UI, its API calls and its live websocket, which
+// carries the login the browser keeps, all work.
+func TestUIBasicAuthLogin(t *testing.T) {
+	b := newBrowser(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(file, []byte("ann:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, nil, "-ui-auth=htpasswd:"+file)
+
+	// Listen may not run commands: hand the events to a goroutine.
+	events := make(chan any, 256)
+	var prompts atomic.Int32
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		switch ev.(type) {
+		case *fetch.EventRequestPaused, *fetch.EventAuthRequired:
+			events <- ev
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			select {
+			case <-b.ctx.Done():
+				return
+			case ev := <-events:
+				switch ev := ev.(type) {
+				case *fetch.EventRequestPaused:
+					chromedp.Call(b.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				case *fetch.EventAuthRequired:
+					prompts.Add(1)
+					chromedp.Call(b.ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID,
+						AuthChallengeResponse: &fetch.AuthChallengeResponse{
+							Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: "ann", Password: "pw"}})
+				}
+			}
+		}
+	}()
+	yes := true
+	if _, err := chromedp.Call(b.ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &yes}); err != nil {
+		t.Fatal(err)
+	}
+
+	openApp(t, b, s, "") // waits for the list and the live websocket
+	if prompts.Load() == 0 {
+		t.Error("the browser was never asked to log in")
+	}
+	deliver(t, s, plainMail("behind a login", "x"))
+	b.do(t, "live row", poll(rowSubjectsJS+` === 'behind a login'`))
 }

@@ -75,20 +75,36 @@ the three is required. Exit status: 0 ok, 1 error.
 
 `
 
-// apiFlag defines --api on fs. Its default is MAILSINK_API's twin of the
-// server: http://<MAILSINK_HTTP_ADDR, wildcard host as loopback>, else
-// http://127.0.0.1:8025; MAILSINK_API itself is applied by parseCLI.
-func apiFlag(fs *flag.FlagSet, getenv func(string) string) *string {
-	def := "http://127.0.0.1:8025"
-	if addr := getenv(envName("http-addr")); addr != "" {
-		def = "http://" + probeAddr(addr)
-	}
-	return fs.String("api", def, "base URL of the mailsink HTTP API")
+// apiFlags are the flags that name the server and the login.
+type apiFlags struct {
+	api, token, user *string
 }
 
-// hasEnvTwin says which client flags name the server and so read
-// MAILSINK_* variables.
-func hasEnvTwin(name string) bool { return name == "api" || name == "smtp-addr" }
+// apiFlag defines --api, --api-token and --api-user on fs. The default of
+// --api is MAILSINK_API's twin of the server: http(s)://<MAILSINK_HTTP_ADDR,
+// wildcard host as loopback>, else http://127.0.0.1:8025; the MAILSINK_*
+// variables themselves are applied by parseCLI.
+func apiFlag(fs *flag.FlagSet, getenv func(string) string) *apiFlags {
+	def := httpScheme(getenv) + "://127.0.0.1:8025"
+	if addr := getenv(envName("http-addr")); addr != "" {
+		def = httpScheme(getenv) + "://" + probeAddr(addr)
+	}
+	return &apiFlags{
+		api:   fs.String("api", def, "base URL of the mailsink HTTP API"),
+		token: fs.String("api-token", "", "token for a server started with --ui-auth bearer:/token: (default: the token of MAILSINK_UI_AUTH)"),
+		user:  fs.String("api-user", "", "user:password for a server started with --ui-auth htpasswd:"),
+	}
+}
+
+// hasEnvTwin says which client flags name the server or the login and so
+// read MAILSINK_* variables.
+func hasEnvTwin(name string) bool {
+	switch name {
+	case "api", "api-token", "api-user", "smtp-addr":
+		return true
+	}
+	return false
+}
 
 // newCLIFlags returns a subcommand's flag set printing usage to stderr.
 func newCLIFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
@@ -159,16 +175,22 @@ func usageExit(err error) int {
 
 // apiClient talks to a running mailsink's HTTP API.
 type apiClient struct {
-	base string
-	hc   *http.Client
+	base  string
+	authz string // Authorization header; "" = none
+	hc    *http.Client
 }
 
-func newAPIClient(base string, timeout time.Duration) (*apiClient, error) {
+func newAPIClient(f *apiFlags, timeout time.Duration, getenv func(string) string) (*apiClient, error) {
+	base := *f.api
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--api: %q is not an http:// or https:// URL", base)
 	}
-	return &apiClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: timeout}}, nil
+	return &apiClient{
+		base:  strings.TrimRight(base, "/"),
+		authz: apiLogin(*f.token, *f.user, getenv),
+		hc:    newHTTPClient(timeout, base),
+	}, nil
 }
 
 // apiError is an unexpected reply status, with the server's explanation.
@@ -198,6 +220,9 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (in
 		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.authz != "" {
+		req.Header.Set("Authorization", c.authz)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -272,7 +297,7 @@ func cmdList(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, "mailsink list: --limit must be at least 1")
 		return exitFailed
 	}
-	c, err := newAPIClient(*api, apiTimeout)
+	c, err := newAPIClient(api, apiTimeout, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "mailsink list:", err)
 		return exitFailed
@@ -361,7 +386,7 @@ func cmdWait(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, "mailsink wait: --timeout must be positive")
 		return exitFailed
 	}
-	c, err := newAPIClient(*api, *timeout+waitSlack)
+	c, err := newAPIClient(api, *timeout+waitSlack, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "mailsink wait:", err)
 		return exitFailed
@@ -530,7 +555,7 @@ func cmdDelete(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "mailsink delete: say what to delete with exactly one of --query, --id or --all")
 		return exitFailed
 	}
-	c, err := newAPIClient(*api, apiTimeout)
+	c, err := newAPIClient(api, apiTimeout, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "mailsink delete:", err)
 		return exitFailed

@@ -15,6 +15,7 @@ import (
 
 	"mailsink/smtpd"
 	"mailsink/smtpd/chaos"
+	"mailsink/webui"
 )
 
 // config is everything the command line and MAILSINK_* environment say.
@@ -48,6 +49,11 @@ type config struct {
 	ChaosMagic      bool
 	PprofAddr       string
 	MemoryLimit     byteSize
+	HTTPTLS         bool
+	AllowedHosts    list
+	CORSOrigins     list
+	UIAuth          string      // as given; parsed into WebAuth
+	WebAuth         *webui.Auth // nil: no login
 }
 
 // envName is the environment twin of a flag: --max-age → MAILSINK_MAX_AGE.
@@ -100,6 +106,10 @@ func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 	cfg.MemoryLimit = 40 << 20
 	fs.Var(&cfg.MemoryLimit, "memory-limit", "soft limit of the Go heap (bytes, or with KiB/MiB/GiB suffix): the garbage collector works harder near it instead of letting the heap double, so a burst or a 25 MiB message does not balloon RSS; 0 = Go's default (GOMEMLIMIT, when set, wins)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's /debug/pprof/ profiles on this address (e.g. 127.0.0.1:6060) for performance work; empty = off")
+	fs.BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve the UI and API over HTTPS with the --tls-cert/--tls-key certificate (else the self-signed one)")
+	fs.Var(&cfg.AllowedHosts, "allowed-hosts", "comma-separated host names the UI and API answer to besides localhost and loopback IPs (.example.test = a domain and its subdomains, * = any); enforced when set, and always when --http-addr is loopback, against DNS rebinding")
+	fs.Var(&cfg.CORSOrigins, "cors-origin", "comma-separated origins (https://dash.example.test) whose pages may use the API cross-origin, or * for any (without credentials); empty = none")
+	fs.StringVar(&cfg.UIAuth, "ui-auth", "", "login for UI, API and websocket (not /livez, /readyz): htpasswd:FILE (bcrypt users, basic auth), token:FILE (tokens one a line) or bearer:TOKEN (Authorization: Bearer, or the token as basic-auth password); empty = none")
 	fs.BoolVar(&cfg.ChaosMagic, "chaos-magic", false, "magic recipient addresses: user+smtp451@…, smtp-550@…, user+delay5s@…, user+disconnect@… get that behaviour at RCPT")
 	return fs
 }
@@ -163,6 +173,14 @@ func (cfg *config) validate() error {
 		return fmt.Errorf("--smtp-auth: %w", err)
 	}
 	cfg.AuthMode, cfg.Users = mode, users
+	if cfg.WebAuth, err = parseUIAuth(cfg.UIAuth); err != nil {
+		return fmt.Errorf("--ui-auth: %w", err)
+	}
+	for _, o := range cfg.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("--cors-origin: %w", err)
+		}
+	}
 	return nil
 }
 

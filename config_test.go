@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"mailsink/smtpd"
 )
 
@@ -15,6 +17,24 @@ func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	users := filepath.Join(t.TempDir(), "users")
 	if err := os.WriteFile(users, []byte("# test users\nalice:secret\n\nbob:pa:ss\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	// htpasswd -B writes $2y$; Go's bcrypt writes $2a$.
+	y := "$2y$" + strings.TrimPrefix(string(hash), "$2a$")
+	if err := os.WriteFile(htpasswd, []byte("# users\nann:"+string(hash)+"\nbob:"+y+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	md5 := filepath.Join(t.TempDir(), "md5")
+	if err := os.WriteFile(md5, []byte("ann:$apr1$x$abcdefghijklmnopqrstuv\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("# rotate\ntok-a\n\ntok-b\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	empty := filepath.Join(t.TempDir(), "empty")
@@ -70,6 +90,33 @@ func TestParseConfig(t *testing.T) {
 				return len(c.ChaosRules) == 2 && c.ChaosRules[0] == "rcpt:to=*@a.test:550 5.1.1 No" && c.ChaosRules[1] == "rcpt:greylist=2s"
 			}},
 		{name: "bad chaos rule", args: []string{"--chaos-rule=rcpt:to=*@a.test:999 nope"}, wantErr: "chaos-rule"},
+		{name: "web security defaults", check: func(c *config) bool {
+			return !c.HTTPTLS && len(c.AllowedHosts) == 0 && len(c.CORSOrigins) == 0 && c.WebAuth == nil
+		}},
+		{name: "allowed hosts and cors from env", env: map[string]string{"MAILSINK_ALLOWED_HOSTS": "mail.test, .corp.test", "MAILSINK_CORS_ORIGIN": "https://dash.test,http://localhost:3000", "MAILSINK_HTTP_TLS": "true"},
+			check: func(c *config) bool {
+				return len(c.AllowedHosts) == 2 && c.AllowedHosts[1] == ".corp.test" && len(c.CORSOrigins) == 2 && c.CORSOrigins[1] == "http://localhost:3000" && c.HTTPTLS
+			}},
+		{name: "allowed hosts flag beats env", args: []string{"--allowed-hosts=a.test"}, env: map[string]string{"MAILSINK_ALLOWED_HOSTS": "b.test"},
+			check: func(c *config) bool { return len(c.AllowedHosts) == 1 && c.AllowedHosts[0] == "a.test" }},
+		{name: "cors star", args: []string{"--cors-origin=*"}, check: func(c *config) bool { return len(c.CORSOrigins) == 1 && c.CORSOrigins[0] == "*" }},
+		{name: "bad cors origin", args: []string{"--cors-origin=https://dash.test/app"}, wantErr: "--cors-origin"},
+		{name: "cors origin without scheme", env: map[string]string{"MAILSINK_CORS_ORIGIN": "dash.test"}, wantErr: "--cors-origin"},
+		{name: "ui auth htpasswd", args: []string{"--ui-auth=htpasswd:" + htpasswd}, check: func(c *config) bool {
+			return c.WebAuth != nil && c.WebAuth.Users["ann"] == string(hash) && c.WebAuth.Users["bob"] == y && len(c.WebAuth.Tokens) == 0
+		}},
+		{name: "ui auth token file from env", env: map[string]string{"MAILSINK_UI_AUTH": "token:" + tokenFile}, check: func(c *config) bool {
+			return c.WebAuth != nil && len(c.WebAuth.Tokens) == 2 && c.WebAuth.Tokens[1] == "tok-b"
+		}},
+		{name: "ui auth bearer", args: []string{"--ui-auth=bearer:s3cret"}, check: func(c *config) bool {
+			return c.WebAuth != nil && len(c.WebAuth.Tokens) == 1 && c.WebAuth.Tokens[0] == "s3cret"
+		}},
+		{name: "ui auth none", args: []string{"--ui-auth=none"}, check: func(c *config) bool { return c.WebAuth == nil }},
+		{name: "ui auth md5 refused", args: []string{"--ui-auth=htpasswd:" + md5}, wantErr: "htpasswd -B"},
+		{name: "ui auth empty token file", args: []string{"--ui-auth=token:" + empty}, wantErr: "--ui-auth"},
+		{name: "ui auth missing file", args: []string{"--ui-auth=htpasswd:/nonexistent"}, wantErr: "--ui-auth"},
+		{name: "ui auth unknown kind", env: map[string]string{"MAILSINK_UI_AUTH": "basic:ann:pw"}, wantErr: "--ui-auth"},
+		{name: "ui auth empty bearer", args: []string{"--ui-auth=bearer:"}, wantErr: "--ui-auth"},
 		{name: "bad chaos stage in env", env: map[string]string{"MAILSINK_CHAOS_RULE": "never:550"}, wantErr: "MAILSINK_CHAOS_RULE"},
 	}
 	for _, tt := range tests {

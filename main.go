@@ -225,9 +225,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Database: cfg.DBPath,
 			Started:  started,
 			Chaos:    engine,
+
+			LoopbackOnly: isLoopbackListener(lns.http),
+			AllowedHosts: cfg.AllowedHosts,
+			CORSOrigins:  cfg.CORSOrigins,
+			Auth:         cfg.WebAuth,
 		}, db, hub, ui, log.With("component", "webui")),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+
+	if cfg.HTTPTLS {
+		httpSrv.TLSConfig = tlsCfg.Clone()
+		httpSrv.TLSConfig.MinVersion = tls.VersionTLS12 // browsers need no less; SMTP clients may
+		// HTTP/1.1 only: the websockets hijack the connection, which an
+		// HTTP/2 stream cannot be.
+		httpSrv.TLSConfig.NextProtos = []string{"http/1.1"}
 	}
 
 	// Shutdown does not close hijacked (websocket) connections; the hub does.
@@ -262,11 +275,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("pprof", "addr", pl.Addr().String())
 	}
 	serve(func() error { return smtpSrv.Serve(lns.smtp) })
-	serve(func() error { return httpSrv.Serve(lns.http) })
+	if cfg.HTTPTLS {
+		serve(func() error { return httpSrv.ServeTLS(lns.http, "", "") })
+	} else {
+		serve(func() error { return httpSrv.Serve(lns.http) })
+	}
 	if lns.smtps != nil {
 		serve(func() error { return smtpsSrv.ServeTLS(lns.smtps) })
 	}
-	log.Info("listening", "smtp", lns.smtp.Addr().String(), "http", lns.http.Addr().String(),
+	if !isLoopbackListener(lns.http) && len(cfg.AllowedHosts) == 0 && cfg.WebAuth == nil {
+		log.Info("the UI and API answer any host name without a login; --allowed-hosts and --ui-auth restrict them",
+			"http", lns.http.Addr().String())
+	}
+	log.Info("listening", "smtp", lns.smtp.Addr().String(), "http", lns.http.Addr().String(), "https", cfg.HTTPTLS,
 		"smtps", lns.smtpsAddr(), "db", cfg.DBPath, "version", buildVersion(), "startup", time.Since(started).String())
 	if ready != nil {
 		ready(lns.smtp.Addr().String(), lns.http.Addr().String(), lns.smtpsAddr())
@@ -408,6 +429,14 @@ func loadTLS(cfg *config) (*tls.Config, error) {
 		}
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}, nil
+}
+
+// isLoopbackListener reports whether l accepts loopback connections only
+// (127.0.0.0/8, ::1; "localhost" resolves to one of them), where the Host
+// check against DNS rebinding is on by default.
+func isLoopbackListener(l net.Listener) bool {
+	a, ok := l.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
 
 type listeners struct {

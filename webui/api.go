@@ -24,8 +24,11 @@ const (
 )
 
 // viewCSP is the Content-Security-Policy of /view/{id}.html and of part
-// downloads: no scripts, no network except our own parts and data: images.
-const viewCSP = "default-src 'none'; img-src data: cid: 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+// downloads: no scripts, no network except our own parts and data: images,
+// no form submission. sandbox gives the document an opaque origin even
+// when it is opened outside the UI's sandboxed iframe (a link, a new tab),
+// so email HTML never runs as our origin; only the UI may frame it.
+const viewCSP = "default-src 'none'; img-src data: cid: 'self'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'self'; sandbox"
 
 // handleInfo: GET /api/v1/info.
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
@@ -338,9 +341,9 @@ func (s *Server) handleHeaders(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, toHeaderMap(m.Headers))
 }
 
-// handlePart: GET /api/v1/message/{id}/part/{part}, the decoded content.
-// The sandboxing CSP keeps an HTML attachment opened in a tab from running
-// script on our origin.
+// handlePart: GET /api/v1/message/{id}/part/{part}, the decoded content,
+// under the type and disposition partResponse allows (never as a page of
+// our origin).
 func (s *Server) handlePart(w http.ResponseWriter, r *http.Request) {
 	id, err := s.resolveID(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -352,10 +355,7 @@ func (s *Server) handlePart(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Disposition", contentDisposition(p.FileName))
-	h.Set("Content-Security-Policy", viewCSP+"; sandbox")
-	writeBytes(w, partContentType(p, content), content)
+	writeBytes(w, setPartHeaders(w.Header(), r, partContentType(p, content), p.FileName), content)
 }
 
 // handleView: GET /view/{id}.html and /view/{id}.txt, the message bodies

@@ -622,9 +622,10 @@ func TestPart(t *testing.T) {
 		content                            []byte
 	}{
 		{"inline image", "logo.png", "image/png", `inline; filename="logo.png"`, pngBytes},
-		{"pdf", "report.pdf", "application/pdf", `inline; filename="report.pdf"`, pdfBytes},
+		// Not an image: downloaded, never opened in a tab of our origin.
+		{"pdf", "report.pdf", "application/pdf", `attachment; filename="report.pdf"`, pdfBytes},
 		{"non-ASCII name", "Grüße.txt", "text/plain; charset=utf-8",
-			`inline; filename="Gr__e.txt"; filename*=UTF-8''Gr%C3%BC%C3%9Fe.txt`, textBytes},
+			`attachment; filename="Gr__e.txt"; filename*=UTF-8''Gr%C3%BC%C3%9Fe.txt`, textBytes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -859,7 +860,7 @@ func TestInfo(t *testing.T) {
 func TestView(t *testing.T) {
 	t.Parallel()
 	s := newThree(t)
-	const csp = "default-src 'none'; img-src data: cid: 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+	const csp = "default-src 'none'; img-src data: cid: 'self'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'self'; sandbox"
 
 	var m message
 	s.getJSON(t, "/api/v1/message/m2", &m)

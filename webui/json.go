@@ -70,6 +70,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &tooBig):
 		s.writeJSON(w, r, http.StatusRequestEntityTooLarge,
 			errorBody{fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)})
+	case errors.Is(err, errHostNotAllowed), errors.Is(err, errCrossSite), errors.Is(err, errOriginNotAllowed):
+		// Worth a line: the user wonders why the browser gets a 403.
+		s.log.WarnContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path,
+			"host", r.Host, "origin", r.Header.Get("Origin"), "err", err)
+		s.writeJSON(w, r, http.StatusForbidden, errorBody{err.Error()})
+	case errors.Is(err, errSimpleBody):
+		s.writeJSON(w, r, http.StatusUnsupportedMediaType, errorBody{err.Error()})
+	case errors.Is(err, errUnauthenticated):
+		s.writeJSON(w, r, http.StatusUnauthorized, errorBody{err.Error()})
 	case errors.Is(err, errUnavailable):
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
 		s.writeJSON(w, r, http.StatusServiceUnavailable, errorBody{errUnavailable.Error()})

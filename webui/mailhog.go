@@ -234,7 +234,7 @@ func (s *Server) handleMailhogDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Disposition", attachmentDisposition(id+".eml"))
-	h.Set("Content-Security-Policy", viewCSP+"; sandbox")
+	h.Set("Content-Security-Policy", viewCSP)
 	writeBytes(w, "message/rfc822", raw)
 }
 
@@ -264,9 +264,9 @@ func (s *Server) handleMailhogPartDownload(w http.ResponseWriter, r *http.Reques
 		name = id + "-part-" + strconv.Itoa(n)
 	}
 	h := w.Header()
-	h.Set("Content-Disposition", attachmentDisposition(name))
-	h.Set("Content-Security-Policy", viewCSP+"; sandbox")
-	writeBytes(w, partMediaType(p.Headers), decodeTransfer(p.Body, headerValue(p.Headers, "Content-Transfer-Encoding")))
+	ct := setPartHeaders(h, r, partMediaType(p.Headers), name)
+	h.Set("Content-Disposition", attachmentDisposition(name)) // always, as MailHog
+	writeBytes(w, ct, decodeTransfer(p.Body, headerValue(p.Headers, "Content-Transfer-Encoding")))
 }
 
 // mailhogError maps err like writeError, except that 400 and 404 have an

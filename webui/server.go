@@ -57,6 +57,19 @@ type Config struct {
 	// Chaos is the chaos engine the SMTP server consults, controlled by
 	// /api/v1/chaos and /api/v2/jim; nil: those routes answer 404.
 	Chaos Chaos
+
+	// LoopbackOnly says the server listens on loopback only: then the
+	// Host header is checked even without AllowedHosts (see checkHost).
+	LoopbackOnly bool
+	// AllowedHosts are the names the Host header may carry besides
+	// localhost and loopback IPs ("*" any, ".example.test" a domain and
+	// its subdomains). Set, they are enforced whatever the listen address.
+	AllowedHosts []string
+	// CORSOrigins may make cross-origin requests, reads and writes ("*"
+	// any origin, without credentials). Empty: no CORS headers at all.
+	CORSOrigins []string
+	// Auth, when not nil, requires a login for everything but the probes.
+	Auth *Auth
 }
 
 // Server is the HTTP handler for the API, the message views and the UI.
@@ -70,6 +83,7 @@ type Server struct {
 
 	hub      *Hub // change events for websockets and waiters
 	upgrader *websocket.Upgrader
+	auth     *authenticator // nil: no login required
 
 	// cie parses the embedded caniemail data on first use (about 8 ms) and
 	// keeps it: only html-check needs it, start-up should not pay for it.
@@ -97,10 +111,11 @@ func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Serve
 		log:  log,
 		api:  &routeMux{ServeMux: http.NewServeMux()},
 
-		hub:      hub,
-		upgrader: newUpgrader(),
-		cie:      sync.OnceValues(func() (*cieData, error) { return parseCaniemail(caniemailJSON) }),
+		hub:  hub,
+		auth: newAuthenticator(cfg.Auth),
+		cie:  sync.OnceValues(func() (*cieData, error) { return parseCaniemail(caniemailJSON) }),
 	}
+	s.upgrader = s.newUpgrader()
 	if hub.stats == nil {
 		hub.stats = msgs.Stats
 	}
@@ -108,13 +123,22 @@ func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Serve
 	return s
 }
 
-// ServeHTTP sets the headers every response carries, normalises the path
-// and dispatches to the API mux or the UI. Requests no API route matches
-// get a JSON 404 or 405 instead of net/http's text replies.
+// ServeHTTP sets the headers every response carries, runs the request
+// guards (guard.go, auth.go), normalises the path and dispatches to the
+// API mux or the UI. Requests no API route matches get a JSON 404 or 405
+// instead of net/http's text replies.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if p := cleanPath(r.URL.Path); isAPIPath(p) || isProbePath(p) {
+		// JSON and downloads opened in a tab run nothing and cannot be
+		// framed; /view/ and the part routes set their own policy.
+		h.Set("Content-Security-Policy", apiCSP)
+	}
+	if !s.guard(w, r) {
+		return
+	}
 
 	// Clients such as cypress-mailpit ask for //view/{id}.html; answer with
 	// a 307 to the clean path, as Mailpit does. url.URL.String escapes the
@@ -134,6 +158,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.noRoute(w, r)
+}
+
+// apiCSP is the Content-Security-Policy of API replies.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+// guard runs the request guards and reports whether r may go on; when not,
+// it has answered. The probes skip them (see isProbePath).
+func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
+	if isProbePath(r.URL.Path) {
+		return true
+	}
+	if err := s.checkHost(r); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	if s.corsHeaders(w, r) {
+		return false // a preflight, answered
+	}
+	if err := s.checkCrossSite(r); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	if s.auth != nil {
+		if err := s.auth.check(r); err != nil {
+			s.auth.challenge(w.Header())
+			s.writeError(w, r, err)
+			return false
+		}
+	}
+	return true
 }
 
 // noRoute answers an API request that matched no route with the status the
@@ -183,11 +237,13 @@ func (s *Server) uiHandler(ui fs.FS) http.Handler {
 			return
 		}
 		// The app's own pages: scripts, styles and frames from our origin
-		// only (no inline script or style), the websocket for live events,
-		// and email HTML only ever inside the sandboxed /view/ iframe.
+		// only (no inline script or style), connections (fetch and the
+		// live websocket: CSP Level 3 'self' covers ws: and wss: of our
+		// host) only to us, and email HTML only ever inside the sandboxed
+		// /view/ iframe.
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; "+
-			"script-src 'self'; connect-src 'self' ws: wss:; frame-src 'self'; object-src 'none'; "+
+			"script-src 'self'; connect-src 'self'; frame-src 'self'; object-src 'none'; "+
 			"base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-cache")

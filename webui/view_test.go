@@ -33,7 +33,9 @@ func TestViewRemoteCSP(t *testing.T) {
 		"default-src":     "'none'",
 		"img-src":         "data: cid: 'self'",
 		"style-src":       "'unsafe-inline'",
+		"form-action":     "'none'",
 		"frame-ancestors": "'self'",
+		"sandbox":         "",
 	}
 	remote := maps.Clone(base)
 	remote["img-src"] = "data: cid: 'self' http: https:"

@@ -19,10 +19,24 @@ const (
 	mailhogWS  = "GET /api/v2/websocket"
 )
 
-// newUpgrader builds the websocket upgrader. The default CheckOrigin
-// (same origin only) stays: another site's page must not read our mail.
-func newUpgrader() *websocket.Upgrader {
-	return &websocket.Upgrader{ReadBufferSize: wsBuffer, WriteBufferSize: wsBuffer}
+// newUpgrader builds the websocket upgrader. Another site's page must not
+// read our mail: a handshake from a browser (it always sends Origin) must
+// come from our own origin or one --cors-origin allows. ServeHTTP's guard
+// has already refused others with a JSON 403 (checkCrossSite treats every
+// handshake as a write); CheckOrigin repeats the rule where gorilla wants
+// it. Handshake errors are JSON like every other API error.
+func (s *Server) newUpgrader() *websocket.Upgrader {
+	return &websocket.Upgrader{
+		ReadBufferSize:  wsBuffer,
+		WriteBufferSize: wsBuffer,
+		CheckOrigin: func(r *http.Request) bool {
+			origin := r.Header.Get("Origin")
+			return origin == "" || sameOrigin(origin, r) || s.corsAllowed(origin)
+		},
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			s.writeJSON(w, r, status, errorBody{"websocket: " + reason.Error()})
+		},
+	}
 }
 
 // handleEvents streams change events as {"Type","Data"} JSON frames:

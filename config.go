@@ -28,6 +28,8 @@ type config struct {
 	MaxMessageSize  byteSize
 	MaxRecipients   int
 	MaxConnections  int
+	MaxConnsPerIP   int
+	MinDataRate     int
 	CommandTimeout  time.Duration
 	DataTimeout     time.Duration
 	ShutdownTimeout time.Duration
@@ -74,8 +76,10 @@ func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 	fs.Var(&cfg.MaxMessageSize, "max-message-size", "largest accepted message (bytes, or with KiB/MiB/GiB, KB/MB/GB suffix), advertised in SIZE; 0 = unlimited")
 	fs.IntVar(&cfg.MaxRecipients, "max-recipients", 100, "most RCPT TO per message (RFC 5321 asks for at least 100); 0 = unlimited")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 1000, "most concurrent SMTP connections; beyond it clients get 421 4.7.0; 0 = unlimited")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-connections-per-ip", 250, "most concurrent SMTP connections from one client IP, so one client cannot take every slot; beyond it 421 4.7.0; 0 = unlimited")
 	fs.DurationVar(&cfg.CommandTimeout, "smtp-timeout", 5*time.Minute, "how long an SMTP session may stay idle waiting for a command")
 	fs.DurationVar(&cfg.DataTimeout, "smtp-data-timeout", 10*time.Minute, "how long an SMTP client may stall while sending message data")
+	fs.IntVar(&cfg.MinDataRate, "smtp-min-data-rate", 500, "bytes a second a DATA/BDAT transfer must average beyond --smtp-data-timeout, so a client trickling bytes is cut off")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long transfers in flight may take to finish")
 	fs.BoolVar(&cfg.StartTLS, "smtp-starttls", true, "offer STARTTLS; turn off for clients that insist on verifying the certificate (Go's net/smtp.SendMail, nodemailer defaults) when you have no trusted --tls-cert")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS/SMTPS; empty = a self-signed one for --hostname, made at start")
@@ -159,8 +163,11 @@ func (cfg *config) validate() error {
 	default:
 		return fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
 	}
-	if cfg.MaxRecipients < 0 || cfg.MaxConnections < 0 || cfg.MaxMessages < 0 {
-		return errors.New("--max-recipients, --max-connections and --max-messages must not be negative")
+	if cfg.MaxRecipients < 0 || cfg.MaxConnections < 0 || cfg.MaxMessages < 0 || cfg.MaxConnsPerIP < 0 {
+		return errors.New("--max-recipients, --max-connections, --max-connections-per-ip and --max-messages must not be negative")
+	}
+	if cfg.MinDataRate < 1 {
+		return errors.New("--smtp-min-data-rate: must be at least 1 byte a second")
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -117,6 +117,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "ui auth missing file", args: []string{"--ui-auth=htpasswd:/nonexistent"}, wantErr: "--ui-auth"},
 		{name: "ui auth unknown kind", env: map[string]string{"MAILSINK_UI_AUTH": "basic:ann:pw"}, wantErr: "--ui-auth"},
 		{name: "ui auth empty bearer", args: []string{"--ui-auth=bearer:"}, wantErr: "--ui-auth"},
+		{name: "per-IP cap and data rate defaults", check: func(c *config) bool { return c.MaxConnsPerIP == 250 && c.MinDataRate == 500 }},
+		{name: "per-IP cap from env", env: map[string]string{"MAILSINK_MAX_CONNECTIONS_PER_IP": "0", "MAILSINK_SMTP_MIN_DATA_RATE": "100"},
+			check: func(c *config) bool { return c.MaxConnsPerIP == 0 && c.MinDataRate == 100 }},
+		{name: "negative per-IP cap", args: []string{"--max-connections-per-ip=-1"}, wantErr: "--max-connections-per-ip"},
+		{name: "zero data rate", args: []string{"--smtp-min-data-rate=0"}, wantErr: "--smtp-min-data-rate"},
 		{name: "bad chaos stage in env", env: map[string]string{"MAILSINK_CHAOS_RULE": "never:550"}, wantErr: "MAILSINK_CHAOS_RULE"},
 	}
 	for _, tt := range tests {

@@ -156,7 +156,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 }
 
 // checkAPIServes asserts that the API answers while the store cannot
-// write: the list (with total stored) and a stored message's raw bytes.
+// write: the list (with total stored), a stored message and its raw bytes.
 func checkAPIServes(tb testing.TB, p *proc, total int, sample sentMsg) {
 	tb.Helper()
 	var list listReply
@@ -168,6 +168,13 @@ func checkAPIServes(tb testing.TB, p *proc, total int, sample sentMsg) {
 	getJSON(tb, p.url("/api/v1/messages"), &list)
 	if list.Total != total {
 		tb.Errorf("API total = %d, want %d", list.Total, total)
+	}
+	// GET of an unread message marks it read, a write the store cannot
+	// do now: the message must still be served.
+	var m message
+	getJSON(tb, p.url("/api/v1/message/"+sample.id), &m)
+	if m.ID != sample.id {
+		tb.Errorf("API message ID = %q, want %q", m.ID, sample.id)
 	}
 	raw := getBytes(tb, p.url("/api/v1/message/"+sample.id+"/raw"))
 	if len(raw) < sample.size || sha256.Sum256(raw[len(raw)-sample.size:]) != sample.sum {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -113,5 +114,48 @@ func TestMessageSizeLimitMemory(t *testing.T) {
 	}
 	if overLimit > atLimit+limit>>11 {
 		t.Errorf("a refused 100 MiB message raised the peak RSS from %d to %d MiB", atLimit>>10, overLimit>>10)
+	}
+}
+
+// TestPerIPCapFlag checks --max-connections-per-ip reaches the SMTP
+// server: the third session from one address is told 421 and closed, and
+// a slot freed by QUIT is served again.
+func TestPerIPCapFlag(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil, "--max-connections-per-ip=2")
+	a, b := dialSMTP(t, s.smtp), dialSMTP(t, s.smtp)
+	a.cmd(250, "EHLO a.test")
+	b.cmd(250, "EHLO b.test")
+
+	nc, err := net.Dial("tcp", s.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(nc).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "421 4.7.0") {
+		t.Fatalf("third connection got %q, %v; want 421 4.7.0", line, err)
+	}
+
+	a.cmd(221, "QUIT")
+	// The server releases the slot when the session's goroutine ends,
+	// just after the 221; a fourth client may race it, so retry briefly.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nc, err := net.Dial("tcp", s.smtp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(nc).ReadString('\n')
+		nc.Close()
+		if err == nil && strings.HasPrefix(line, "220 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after QUIT a new connection still got %q, %v", line, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

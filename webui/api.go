@@ -285,14 +285,23 @@ func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 		sums[p.ID] = checksumsOf(content)
 	}
 	if !m.Read {
-		if err := s.msgs.SetRead(ctx, []string{m.ID}, true); err != nil {
-			s.writeError(w, r, err)
-			return
+		// Marking read is a side effect; a store that cannot write (disk
+		// full, locked) must not stop anyone reading what it holds.
+		markCtx, cancel := context.WithTimeout(ctx, markReadTimeout)
+		err := s.msgs.SetRead(markCtx, []string{m.ID}, true)
+		cancel()
+		if err != nil {
+			s.log.WarnContext(ctx, "mark read failed; serving the message unread", "id", m.ID, "err", err)
+		} else {
+			m.Read = true
 		}
-		m.Read = true
 	}
 	s.writeJSON(w, r, http.StatusOK, toMessage(m, sums))
 }
+
+// markReadTimeout bounds the mark-read a GET of a message does, so a
+// locked database delays the reply by at most this much.
+const markReadTimeout = time.Second
 
 // handleTranscript: GET /api/v1/message/{id}/transcript, the SMTP session
 // that delivered the message (contents and credentials elided).

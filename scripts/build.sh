@@ -23,12 +23,15 @@ set -eu
 
 out=${1:?usage: scripts/build.sh OUTDIR}
 go=${GO:-go}
+ca=${CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+# Relative paths are the caller's; the build runs from the module root.
+case $out in /*) ;; *) out=$PWD/$out ;; esac
+case $ca in /*) ;; *) ca=$PWD/$ca ;; esac
 cd "$(dirname "$0")/.."
 
 goos=${GOOS:-linux}
 goarch=${GOARCH:-$("$go" env GOARCH)}
 version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
-ca=${CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
 uid=10001
 
 mkdir -p "$out/etc/ssl/certs" "$out/data" "$out/tmp"

@@ -249,6 +249,8 @@ Usage:
   mailsink [flags]                 run the server
   mailsink version                 print the version
   mailsink healthcheck [--url U]   exit 0 when the server answers /readyz, else 1
+  mailsink readyz [--wait] [--timeout 30s] [--url U]
+                                   the same; --wait polls until ready or the timeout
   mailsink list [--query Q]        list stored messages (or those matching a search)
   mailsink wait --query Q          block until matching mail arrives; print it as JSON
   mailsink delete (--query Q | --id ID... | --all)

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,45 +14,128 @@ import (
 	"time"
 )
 
-// healthcheck probes a running server's /readyz, for container HEALTHCHECKs
-// that have no shell or curl. Exit status 0 = ready, 1 = not.
+const healthcheckUsage = `Usage: mailsink healthcheck [--url URL] [--timeout 5s]
+
+Probes a running server's /readyz once, for container HEALTHCHECKs that have
+no shell or curl. Exit status: 0 ready (200), 1 not.
+
+`
+
+const readyzUsage = `Usage: mailsink readyz [--url URL] [--wait] [--timeout 30s]
+
+Probes a running server's /readyz. Without --wait, once: exit 0 when it
+answers 200, else 1. With --wait, polls until it does, for scripts and
+compose services that wait for start-up; when --timeout passes first it
+says why and exits 1.
+
+`
+
+// probeAttempt bounds one request of readyz --wait, so a server that
+// accepts but hangs is asked again instead of eating the whole --timeout.
+const probeAttempt = 5 * time.Second
+
+// Polling of readyz --wait: quick at first, since start-up takes tens of
+// milliseconds, then at most twice a second.
+const (
+	probeFirst = 50 * time.Millisecond
+	probeMax   = 500 * time.Millisecond
+)
+
+// healthcheck is `mailsink healthcheck`: one probe of /readyz.
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mailsink healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", "", "readiness URL; default http(s)://127.0.0.1:<port of --http-addr / MAILSINK_HTTP_ADDR>/readyz, https when MAILSINK_HTTP_TLS is true")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 1
+	return probeCmd(ctx, "healthcheck", healthcheckUsage, 5*time.Second, false, args, getenv, stderr)
+}
+
+// cmdReadyz is `mailsink readyz`: healthcheck that can also --wait.
+func cmdReadyz(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	return probeCmd(ctx, "readyz", readyzUsage, 30*time.Second, true, args, getenv, stderr)
+}
+
+// probeCmd runs healthcheck or readyz (canWait adds --wait): exit 0 when
+// /readyz answers 200 within --timeout, else 1 with the reason on stderr.
+func probeCmd(ctx context.Context, name, usage string, defTimeout time.Duration, canWait bool,
+	args []string, getenv func(string) string, stderr io.Writer) int {
+	fs := newCLIFlags(name, usage, stderr)
+	target := fs.String("url", "", "readiness URL; default http(s)://127.0.0.1:<port of MAILSINK_HTTP_ADDR, else 8025>/readyz, https when MAILSINK_HTTP_TLS is true")
+	timeout := fs.Duration("timeout", defTimeout, "give up after this long")
+	wait := new(bool)
+	if canWait {
+		wait = fs.Bool("wait", false, "poll until ready or --timeout, instead of probing once")
 	}
-	target := *url
-	if target == "" {
-		addr := getenv(envName("http-addr"))
-		if addr == "" {
-			addr = "0.0.0.0:8025"
-		}
-		target = httpScheme(getenv) + "://" + probeAddr(addr) + "/readyz"
+	if err := parseCLI(fs, args, getenv, false); err != nil {
+		return usageExit(err)
+	}
+	u := *target
+	if u == "" {
+		u = readyzURL(getenv)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	hc := newHTTPClient(0, u)
+	var err error
+	if *wait {
+		err = waitReady(ctx, hc, u, *timeout)
+	} else {
+		err = probeReady(ctx, hc, u)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mailsink %s: %v\n", name, err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// readyzURL is the /readyz of the server the environment describes:
+// MAILSINK_HTTP_ADDR (wildcard host as loopback, default port 8025) and
+// MAILSINK_HTTP_TLS, as the container's own HEALTHCHECK needs.
+func readyzURL(getenv func(string) string) string {
+	addr := getenv(envName("http-addr"))
+	if addr == "" {
+		addr = "0.0.0.0:8025"
+	}
+	return httpScheme(getenv) + "://" + probeAddr(addr) + "/readyz"
+}
+
+// probeReady asks target once; nil means it answered 200.
+func probeReady(ctx context.Context, hc *http.Client, target string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		fmt.Fprintln(stderr, "healthcheck:", err)
-		return 1
+		return err
 	}
-	resp, err := newHTTPClient(0, target).Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		fmt.Fprintln(stderr, "healthcheck:", err)
-		return 1
+		return err
 	}
-	defer resp.Body.Close()
+	resp.Body.Close() // the status is the whole answer
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(stderr, "healthcheck:", target, "answered", resp.Status)
-		return 1
+		return fmt.Errorf("%s answered %s", target, resp.Status)
 	}
-	return 0
+	return nil
+}
+
+// waitReady polls target until it is ready or ctx ends; the error then
+// carries the last probe's reason (refused, 503, ...).
+func waitReady(ctx context.Context, hc *http.Client, target string, timeout time.Duration) error {
+	delay := probeFirst
+	for {
+		attempt, cancel := context.WithTimeout(ctx, probeAttempt)
+		err := probeReady(attempt, hc, target)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s not ready after %s: %w", target, timeout, err)
+			}
+			return fmt.Errorf("interrupted waiting for %s: %w", target, err)
+		case <-t.C:
+		}
+		delay = min(2*delay, probeMax)
+	}
 }
 
 // probeAddr turns a listen address into one to connect to: a wildcard host

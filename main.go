@@ -65,6 +65,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return 0
 		case "healthcheck":
 			return healthcheck(ctx, args[1:], getenv, stderr)
+		case "readyz":
+			return cmdReadyz(ctx, args[1:], getenv, stderr)
 		case "list":
 			return cmdList(ctx, args[1:], getenv, stdout, stderr)
 		case "wait":

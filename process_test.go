@@ -80,7 +80,13 @@ func (b *syncBuffer) String() string {
 // startProc starts the binary on db and waits for its "listening" log line.
 func startProc(tb testing.TB, db string, args ...string) *proc {
 	tb.Helper()
-	cmd := exec.Command(binary(tb), append([]string{"-smtp-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-db=" + db, "-log-format=json", "-hostname=mx.test"}, args...)...)
+	return startCmd(tb, exec.Command(binary(tb), append([]string{"-smtp-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-db=" + db, "-log-format=json", "-hostname=mx.test"}, args...)...))
+}
+
+// startCmd starts cmd, a mailsink server logging JSON to stderr, waits for
+// its "listening" line and kills it when the test ends.
+func startCmd(tb testing.TB, cmd *exec.Cmd) *proc {
+	tb.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)

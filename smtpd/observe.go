@@ -19,8 +19,10 @@ type Observer interface {
 	// Reply is called for every reply sent (multi-line replies once).
 	Reply(code int)
 	// Message is called once per message whose content was received in
-	// full, with the final reply to it: 250 when it was stored; 0 when
-	// chaos hung up instead of replying. size counts the client's octets.
+	// full (or cut short by a BDAT chunk over MaxMessageSize), with the
+	// final reply to it: 250 when it was stored; 0 when chaos hung up
+	// instead of replying. size counts the client's octets accepted.
+	// Transfers the client abandoned are not reported.
 	Message(code int, size int64)
 }
 

@@ -65,8 +65,9 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.hijacked = true
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	nc, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	w.hijacked = err == nil
+	return nc, rw, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -161,8 +161,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	if p := cleanPath(r.URL.Path); isAPIPath(p) || isProbePath(p) || p == "/metrics" {
-		// JSON and downloads opened in a tab run nothing and cannot be
-		// framed; /view/ and the part routes set their own policy.
+		// JSON, metrics and downloads opened in a tab run nothing and
+		// cannot be framed; /view/ and the part routes set their own policy.
 		h.Set("Content-Security-Policy", apiCSP)
 	}
 	if !s.guard(w, r) {

@@ -194,7 +194,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("chaos is on: the SMTP server will fail on purpose", "rules", len(chaosCfg.Rules), "magic", chaosCfg.Magic, "seed", engine.Config().Seed)
 	}
 
+	met := newMetrics(metricsSources{Version: buildVersion(), Stats: db.Stats, Chaos: engine})
+
 	smtpCfg := smtpd.Config{
+		Observer:       met,
 		Chaos:          engine,
 		Hostname:       cfg.Hostname,
 		MaxMessageSize: int64(cfg.MaxMessageSize),
@@ -209,14 +212,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Users:          cfg.Users,
 	}
 	smtpLog := log.With("component", "smtpd")
-	smtpSrv := smtpd.New(smtpCfg, deliverTo(db), smtpLog)
+	smtpSrv := smtpd.New(smtpCfg, deliverTo(db, met), smtpLog)
 	smtpsSrv := smtpSrv
 	if !cfg.StartTLS {
 		// STARTTLS is offered whenever the server has a TLS config, so the
 		// plain listener gets a server without one; SMTPS keeps its own.
 		plainCfg := smtpCfg
 		plainCfg.TLS = nil
-		smtpSrv = smtpd.New(plainCfg, deliverTo(db), smtpLog)
+		smtpSrv = smtpd.New(plainCfg, deliverTo(db, met), smtpLog)
 	}
 
 	ui, err := fs.Sub(assetsFS, "assets")
@@ -234,6 +237,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			AllowedHosts: cfg.AllowedHosts,
 			CORSOrigins:  cfg.CORSOrigins,
 			Auth:         cfg.WebAuth,
+
+			Observer: met,
+			Metrics:  met.handler(log.With("component", "metrics")),
 		}, db, hub, ui, log.With("component", "webui")),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
@@ -329,8 +335,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return err
 }
 
-// deliverTo adapts the store to smtpd's Backend: the one place that knows both.
-func deliverTo(db *store.DB) smtpd.Backend {
+// deliverTo adapts the store to smtpd's Backend: the one place that knows
+// both. met (nil: none) times each message from the end of its data to
+// its commit, after which smtpd answers 250.
+func deliverTo(db *store.DB, met *metrics) smtpd.Backend {
 	return smtpd.BackendFunc(func(ctx context.Context, env *smtpd.Envelope, r io.Reader) error {
 		// Sized by the client's SIZE= when it sent one: growing a buffer to
 		// 25 MB by doubling allocates twice that on the way.
@@ -342,6 +350,10 @@ func deliverTo(db *store.DB) smtpd.Backend {
 			return fmt.Errorf("read message: %w", err)
 		}
 		_, err := db.Insert(ctx, env.ID, storeEnvelope(env), buf.Bytes())
+		if err == nil && met != nil {
+			// env.Received is set at the end of data, before r reports EOF.
+			met.ingested(time.Since(env.Received))
+		}
 		if errors.Is(err, store.ErrStorageFull) {
 			// RFC 3463 X.3.1 "mail system full"; 452 is RFC 5321's
 			// "insufficient system storage". The store logged the cause.

@@ -41,6 +41,13 @@ type server struct {
 // one named by a -db argument) and stops it when the test ends.
 func startServer(tb testing.TB, env map[string]string, args ...string) *server {
 	tb.Helper()
+	return startServerLogging(tb, env, io.Discard, args...)
+}
+
+// startServerLogging is startServer with the log written to stderr
+// (-log-level=warn unless args say otherwise).
+func startServerLogging(tb testing.TB, env map[string]string, stderr io.Writer, args ...string) *server {
+	tb.Helper()
 	s := &server{db: filepath.Join(tb.TempDir(), "mailsink.db"), done: make(chan error, 1)}
 	base := []string{"-smtp-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-db=" + s.db, "-hostname=mx.test", "-log-level=warn"}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +55,7 @@ func startServer(tb testing.TB, env map[string]string, args ...string) *server {
 	ready := make(chan struct{})
 	getenv := func(k string) string { return env[k] }
 	go func() {
-		s.done <- run(ctx, append(base, args...), getenv, io.Discard, func(smtpAddr, httpAddr, smtpsAddr string) {
+		s.done <- run(ctx, append(base, args...), getenv, stderr, func(smtpAddr, httpAddr, smtpsAddr string) {
 			s.smtp, s.http, s.smtps = smtpAddr, httpAddr, smtpsAddr
 			close(ready)
 		})

@@ -78,6 +78,7 @@ func (c *conn) authPlain(ir string, hasIR bool) (user, pass string, ok bool) {
 	}
 	authz, authc := string(parts[0]), string(parts[1])
 	if authz != "" && authz != authc {
+		c.obs.Auth(false)
 		c.reply(535, "5.7.8", textAuthFailed)
 		c.log.Warn("authentication failed", "mech", "PLAIN", "user", authc, "authzid", authz)
 		return "", "", false
@@ -147,6 +148,7 @@ func (c *conn) checkPassword(user, pass string) bool {
 }
 
 func (c *conn) authResult(user string, ok bool) {
+	c.obs.Auth(ok && user != "")
 	if !ok || user == "" {
 		c.log.Warn("authentication failed", "user", user)
 		c.reply(535, "5.7.8", textAuthFailed)

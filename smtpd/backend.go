@@ -40,6 +40,7 @@ type TLSInfo struct {
 // handed to the Backend with each message.
 type Envelope struct {
 	ID         string   // unique message id, also used in the Received header
+	Session    string   // the session's id: in the server's log lines and the transcript's first line
 	RemoteAddr net.Addr // the client
 	LocalAddr  net.Addr
 	Helo       string // the HELO/EHLO argument

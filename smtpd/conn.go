@@ -48,6 +48,8 @@ type conn struct {
 	implicitTLS bool
 	start       time.Time
 	ip          netip.Addr // key in Server.perIP
+	id          string     // session id, for logs and the transcript
+	obs         Observer
 
 	mu        sync.Mutex // guards idle and dataMode against Shutdown
 	idle      bool       // blocked in a command read that Shutdown may interrupt
@@ -74,6 +76,10 @@ type conn struct {
 	tr     []TranscriptLine
 	trPre  int // transcript index of the first MAIL, -1 before
 	trFull bool
+
+	// For the session's log line and Observer.Message.
+	replies, stored, rejected int
+	lastCode                  int // code of the last reply
 
 	pace pacer // chaos throttle
 }
@@ -104,12 +110,14 @@ type delivery struct {
 
 func newConn(s *Server, nc net.Conn, implicitTLS bool) *conn {
 	ctx, cancel := context.WithCancel(s.baseCtx)
-	id := s.connSeq.Add(1)
+	id := newSessionID()
 	c := &conn{
 		srv:         s,
 		raw:         nc,
 		nc:          nc,
-		log:         s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
+		id:          id,
+		obs:         s.cfg.Observer,
+		log:         s.log.With("session", id, "remote", nc.RemoteAddr().String()),
 		ctx:         ctx,
 		cancel:      cancel,
 		implicitTLS: implicitTLS,
@@ -217,7 +225,11 @@ func (c *conn) serve() {
 	defer c.srv.removeConn(c)
 	defer c.cleanup()
 	defer c.recoverPanic()
+	c.obs.SessionStarted()
 	c.log.Debug("connection opened")
+	// The session id leads the transcript, kept with every message of the
+	// session, so a stored message leads back to the session's log lines.
+	c.record("*", "session "+c.id+" from "+c.raw.RemoteAddr().String())
 	go c.lookupRemote()
 
 	if c.implicitTLS && !c.handshake() {
@@ -255,7 +267,12 @@ func (c *conn) cleanup() {
 	c.raw.Close() //nolint:errcheck // end of session
 	c.cancel()
 	<-c.rdnsDone
-	c.log.Debug("connection closed")
+	c.obs.SessionEnded()
+	// One line per session at Info; the protocol lines are at Debug.
+	// Never credentials (AUTH is elided) nor content.
+	c.log.Info("session ended", "helo", c.helo, "duration", time.Since(c.start).Round(time.Microsecond),
+		"messages", c.stored, "rejected", c.rejected, "replies", c.replies,
+		"tls", c.tls != nil, "auth_user", c.authUser)
 }
 
 // readCommand reads one command line under CommandTimeout. While it
@@ -769,6 +786,7 @@ func (c *conn) bdat(arg string) {
 		if d.tooBig {
 			c.abortTx()
 			c.reply(552, "5.3.4", textTooBig)
+			c.messageDone(d)
 			return
 		}
 		c.reply(250, "2.0.0", strconv.FormatInt(size, 10)+" octets received")
@@ -830,6 +848,7 @@ func (c *conn) startDelivery(chunked bool) *delivery {
 	tx := c.tx
 	env := &Envelope{
 		ID:         newID(),
+		Session:    c.id,
 		RemoteAddr: c.raw.RemoteAddr(),
 		LocalAddr:  c.raw.LocalAddr(),
 		Helo:       c.helo,
@@ -885,6 +904,8 @@ func (c *conn) abortTx() {
 // Deliver sees EOF; its verdict is the reply.
 func (c *conn) finish(d *delivery) {
 	c.tx = nil
+	c.lastCode = 0 // stays 0 if chaos hangs up without a reply
+	defer c.messageDone(d)
 	if d.tooBig {
 		c.abortDelivery(d, errTooBig)
 		c.reply(552, "5.3.4", textTooBig)
@@ -914,10 +935,22 @@ func (c *conn) finish(d *delivery) {
 	if err != nil {
 		c.replyDeliverErr(err, d.env.ID)
 	} else {
-		c.log.Info("message received", "id", d.env.ID, "from", d.env.From, "rcpts", len(d.env.Rcpts), "size", d.size)
+		// The one line per stored message; the session attrs come with c.log.
+		c.log.Info("message stored", "id", d.env.ID, "from", d.env.From, "rcpts", len(d.env.Rcpts), "size", d.size)
 		c.reply(250, "2.0.0", "Ok: queued as "+d.env.ID)
 	}
 	c.trimTranscript()
+}
+
+// messageDone tells the Observer how a message whose content arrived in
+// full ended (the last reply, 0 for none) and counts it for the session.
+func (c *conn) messageDone(d *delivery) {
+	if c.lastCode == 250 {
+		c.stored++
+	} else {
+		c.rejected++
+	}
+	c.obs.Message(c.lastCode, d.size)
 }
 
 func (c *conn) rset(arg string) {
@@ -1001,11 +1034,13 @@ func (c *conn) handshake() bool {
 	tc := tls.Server(c.raw, c.srv.cfg.TLS)
 	c.raw.SetDeadline(time.Now().Add(c.srv.cfg.CommandTimeout)) //nolint:errcheck // a failure surfaces in the handshake
 	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.obs.TLS(c.implicitTLS, false)
 		c.log.Warn("tls handshake failed", "err", err)
 		c.record("*", "TLS handshake failed")
 		c.err = fmt.Errorf("tls handshake: %w", err)
 		return false
 	}
+	c.obs.TLS(c.implicitTLS, true)
 	cs := tc.ConnectionState()
 	c.tls = &TLSInfo{
 		Version:     tls.VersionName(cs.Version),
@@ -1024,6 +1059,13 @@ func (c *conn) handshake() bool {
 // lines take for an option) and survives case-insensitive handling.
 func newID() string {
 	return rand.Text()
+}
+
+// newSessionID returns a random session id: 16 base32 characters (80
+// bits), short enough to read in a log line, unique across listeners and
+// restarts (unlike a counter).
+func newSessionID() string {
+	return rand.Text()[:16]
 }
 
 // protocolName is the RFC 3848 / RFC 6531 "with" value.

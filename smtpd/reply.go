@@ -61,6 +61,9 @@ func (c *conn) reply(code int, enhanced string, lines ...string) {
 			_, c.err = c.bw.WriteString(text + "\r\n")
 		}
 	}
+	c.replies++
+	c.lastCode = code
+	c.obs.Reply(code)
 	switch {
 	case code >= 500:
 		c.errCount++

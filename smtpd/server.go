@@ -63,6 +63,9 @@ type Config struct {
 	// Stage) and can make the server reply differently, wait, slow down or
 	// hang up. nil: no chaos.
 	Chaos Chaos
+	// Observer, when set, is told about sessions, handshakes, replies and
+	// messages, for metrics. nil: nobody is told.
+	Observer Observer
 }
 
 const (
@@ -92,7 +95,6 @@ type Server struct {
 	wg        sync.WaitGroup     // one per connection goroutine (including rejections)
 
 	shutting atomic.Bool // Shutdown in progress: idle sessions get 421 4.3.2
-	connSeq  atomic.Uint64
 }
 
 // New returns a Server that delivers accepted messages to b.
@@ -103,6 +105,9 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	cfg.MinDataRate = cmp.Or(cfg.MinDataRate, defaultMinDataRate)
 	if cfg.LookupAddr == nil {
 		cfg.LookupAddr = net.DefaultResolver.LookupAddr
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{

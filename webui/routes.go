@@ -42,6 +42,12 @@ func (s *Server) routes(ui fs.FS) {
 	s.api.HandleFunc(eventsPath, s.handleEvents)
 	s.api.HandleFunc(mailhogWS, s.handleMailhogEvents)
 
+	if s.cfg.Metrics != nil {
+		// Straight on the ServeMux: Routes() (and so the OpenAPI document)
+		// is the JSON API, which /metrics is not part of.
+		s.api.ServeMux.Handle(metricsRoute, s.cfg.Metrics)
+	}
+
 	s.api.HandleFunc("GET /livez", s.handleLive)
 	s.api.HandleFunc("GET /readyz", s.handleReady)
 

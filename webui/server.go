@@ -9,6 +9,7 @@
 package webui
 
 import (
+	"cmp"
 	"context"
 	"io/fs"
 	"log/slog"
@@ -70,6 +71,15 @@ type Config struct {
 	CORSOrigins []string
 	// Auth, when not nil, requires a login for everything but the probes.
 	Auth *Auth
+
+	// Observer, when set, is told about every request and websocket
+	// client, for metrics.
+	Observer Observer
+	// Metrics, when set, is served at GET /metrics (e.g. Prometheus's
+	// text format) behind the same guards as the API: Host check and
+	// login, so a scraper of a server started with --ui-auth sends the
+	// bearer token. nil: /metrics is the UI's 404 like any unknown path.
+	Metrics http.Handler
 }
 
 // Server is the HTTP handler for the API, the message views and the UI.
@@ -127,17 +137,36 @@ func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Serve
 // guards (guard.go, auth.go), normalises the path and dispatches to the
 // API mux or the UI. Requests no API route matches get a JSON 404 or 405
 // instead of net/http's text replies.
+//
+// With Config.Observer set, every request but a websocket's is reported
+// with its route pattern, status and duration.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Observer == nil {
+		s.serve(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	route := s.serve(sw, r)
+	if sw.hijacked {
+		return
+	}
+	s.cfg.Observer.Request(route, cmp.Or(sw.status, http.StatusOK), time.Since(start))
+}
+
+// serve is ServeHTTP without the Observer; it returns the route label
+// (see Observer.Request).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	if p := cleanPath(r.URL.Path); isAPIPath(p) || isProbePath(p) {
-		// JSON and downloads opened in a tab run nothing and cannot be
-		// framed; /view/ and the part routes set their own policy.
+	if p := cleanPath(r.URL.Path); isAPIPath(p) || isProbePath(p) || p == "/metrics" {
+		// JSON, metrics and downloads opened in a tab run nothing and
+		// cannot be framed; /view/ and the part routes set their own policy.
 		h.Set("Content-Security-Policy", apiCSP)
 	}
 	if !s.guard(w, r) {
-		return
+		return RouteRefused
 	}
 
 	// Clients such as cypress-mailpit ask for //view/{id}.html; answer with
@@ -146,18 +175,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := cleanPath(r.URL.Path); p != r.URL.Path && r.Method != http.MethodConnect {
 		u := url.URL{Path: p, RawQuery: r.URL.RawQuery}
 		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
-		return
+		return RouteRedirect
 	}
 
 	if _, pattern := s.api.Handler(r); pattern != "" {
 		s.api.ServeHTTP(w, r) // ServeHTTP (not the returned handler) sets r.PathValue
-		return
+		return pattern
 	}
 	if !isAPIPath(r.URL.Path) {
 		s.ui.ServeHTTP(w, r)
-		return
+		return RouteUI
 	}
 	s.noRoute(w, r)
+	return RouteNoRoute
 }
 
 // apiCSP is the Content-Security-Policy of API replies.

@@ -80,6 +80,10 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, frame func(
 		return // Upgrade has already answered the client
 	}
 	defer conn.Close()
+	if o := s.cfg.Observer; o != nil {
+		o.WebsocketOpened()
+		defer o.WebsocketClosed()
+	}
 
 	conn.SetReadLimit(maxInbound)
 	conn.SetReadDeadline(time.Now().Add(pongWait))

@@ -232,6 +232,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			AllowedHosts: cfg.AllowedHosts,
 			CORSOrigins:  cfg.CORSOrigins,
 			Auth:         cfg.WebAuth,
+			Root:         cfg.Webroot,
 		}, db, hub, ui, log.With("component", "webui")),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
@@ -290,7 +291,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			"http", lns.http.Addr().String())
 	}
 	log.Info("listening", "smtp", lns.smtp.Addr().String(), "http", lns.http.Addr().String(), "https", cfg.HTTPTLS,
-		"smtps", lns.smtpsAddr(), "db", cfg.DBPath, "version", buildVersion(), "startup", time.Since(started).String())
+		"smtps", lns.smtpsAddr(), "webroot", cfg.Webroot, "db", cfg.DBPath, "version", buildVersion(), "startup", time.Since(started).String())
 	if ready != nil {
 		ready(lns.smtp.Addr().String(), lns.http.Addr().String(), lns.smtpsAddr())
 	}

@@ -74,7 +74,7 @@ func envName(flagName string) string {
 // they are written to be read there as well as in --help.
 func newFlagSet(cfg *config, hostname string) *flag.FlagSet {
 	fs := flag.NewFlagSet("mailsink", flag.ContinueOnError)
-	fs.StringVar(&cfg.ConfigFile, "config", "", "JSON file of settings: an object whose keys are flag names, e.g. {\"smtp-addr\": \"127.0.0.1:2525\", \"max-age\": \"7d\", \"chaos-rule\": [\"…\"]}; values are strings, numbers or booleans, arrays for --chaos-rule, --allowed-hosts and --cors-origin; flags and environment variables win over it")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "JSON file of settings: an object whose keys are flag names, e.g. {\"smtp-addr\": \"127.0.0.1:2525\", \"max-age\": \"7d\", \"chaos-rule\": [\"…\"]}; values are strings, numbers or booleans, arrays for --chaos-rule, --allowed-hosts and --cors-origin; flags and environment variables win over it; the client subcommands (list, wait, …) read the server's address, --webroot, --http-tls and --ui-auth from it too")
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "0.0.0.0:1025", "SMTP listen address")
 	fs.StringVar(&cfg.SMTPSAddr, "smtps-addr", "", "implicit-TLS SMTP (SMTPS) listen address; empty = off")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "0.0.0.0:8025", "HTTP (API and web UI) listen address")
@@ -263,6 +263,41 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// serverSettings is getenv for the client subcommands (healthcheck, list,
+// wait, delete, sendmail, bench), which find the server through its
+// MAILSINK_* variables: where one of those is unset, the value comes from
+// the JSON file MAILSINK_CONFIG names, as it does for the server, so a
+// container configured by file needs no variables for its CLI either.
+// Only the settings that say where and how to reach the server are taken.
+// A missing or broken file is ignored here: the server reports it at
+// start, and the client then works from the variables and defaults.
+func serverSettings(getenv func(string) string) func(string) string {
+	path := getenv(envName("config"))
+	if path == "" {
+		return getenv
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return getenv
+	}
+	var file map[string]json.RawMessage
+	if json.Unmarshal(data, &file) != nil {
+		return getenv
+	}
+	fromFile := map[string]string{}
+	for _, name := range []string{"smtp-addr", "http-addr", "http-tls", "webroot", "ui-auth"} {
+		if vs, err := configValues(file[name], false); err == nil && file[name] != nil {
+			fromFile[envName(name)] = vs[0]
+		}
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return fromFile[k]
+	}
 }
 
 // takesList reports whether a flag adds up when given more than once, so

@@ -60,6 +60,10 @@ func main() {
 func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
+		case "healthcheck", "list", "wait", "delete", "sendmail", "bench":
+			getenv = serverSettings(getenv) // they find the server as its config file says
+		}
+		switch args[0] {
 		case "version":
 			fmt.Fprintln(stdout, "mailsink", buildVersion())
 			return 0

@@ -212,3 +212,36 @@ func TestUIWebroot(t *testing.T) {
 	}
 	b.do(t, "back to the list", chromedp.KeyEvent("\x1b"), poll(`location.hash === '#/'`))
 }
+
+// TestCLIFollowsConfigFile: with the server configured by MAILSINK_CONFIG
+// alone, the subcommands find it (address and --webroot) through the same
+// file; a variable still wins over the file.
+func TestCLIFollowsConfigFile(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil, "--webroot=/mail/")
+	deliver(t, s, plainMail("Config file CLI", "x"))
+	file := filepath.Join(t.TempDir(), "mailsink.json")
+	body, err := json.Marshal(map[string]any{"http-addr": s.http, "webroot": "mail", "max-age": "7d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		env      map[string]string
+		wantCode int
+	}{
+		{"file only", map[string]string{"MAILSINK_CONFIG": file}, 0},
+		{"variable wins", map[string]string{"MAILSINK_CONFIG": file, "MAILSINK_WEBROOT": "/other/"}, 1},
+		{"missing file", map[string]string{"MAILSINK_CONFIG": file + ".nope", "MAILSINK_HTTP_ADDR": s.http, "MAILSINK_WEBROOT": "/mail/"}, 0},
+	} {
+		var out, errOut bytes.Buffer
+		code := dispatch(ctx, []string{"list"}, func(k string) string { return tt.env[k] }, nil, &out, &errOut)
+		if code != tt.wantCode || (code == 0 && !strings.Contains(out.String(), "Config file CLI")) {
+			t.Errorf("%s: list exit %d (want %d): %s %s", tt.name, code, tt.wantCode, out.String(), errOut.String())
+		}
+	}
+}

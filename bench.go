@@ -109,10 +109,13 @@ func parseBenchConfig(args []string, getenv func(string) string, stderr io.Write
 	if v := getenv(envName("http-addr")); v != "" {
 		httpDef = probeAddr(v)
 	}
+	if root, err := normalizeWebroot(getenv(envName("webroot"))); err == nil && root != "/" {
+		httpDef += strings.TrimSuffix(root, "/") // under the server's --webroot
+	}
 	size := byteSize(0)
 	fs := newCLIFlags("bench", benchUsage, stderr) // the other subcommands' --help layout
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", smtpDef, "SMTP server to load (host:port; MAILSINK_SMTP_ADDR's port on loopback when set); empty with --sink = the sink only")
-	fs.StringVar(&cfg.HTTPAddr, "http", httpDef, `its HTTP API (host:port or URL; default from MAILSINK_HTTP_ADDR) for time-to-visible; the default is used only if reachable; "" = off`)
+	fs.StringVar(&cfg.HTTPAddr, "http", httpDef, `its HTTP API (host:port or URL; default from MAILSINK_HTTP_ADDR and MAILSINK_WEBROOT) for time-to-visible; the default is used only if reachable; "" = off`)
 	fs.IntVar(&cfg.Messages, "messages", 10000, "messages to send")
 	fs.IntVar(&cfg.Conns, "conns", 50, "concurrent SMTP connections")
 	fs.StringVar(&cfg.Shape, "shape", "text", "message shape: text, multipart or rcpts")

@@ -82,15 +82,21 @@ type apiFlags struct {
 
 // apiFlag defines --api, --api-token and --api-user on fs. The default of
 // --api is MAILSINK_API's twin of the server: http(s)://<MAILSINK_HTTP_ADDR,
-// wildcard host as loopback>, else http://127.0.0.1:8025; the MAILSINK_*
+// wildcard host as loopback>, else http://127.0.0.1:8025, followed by
+// MAILSINK_WEBROOT; the MAILSINK_*
 // variables themselves are applied by parseCLI.
 func apiFlag(fs *flag.FlagSet, getenv func(string) string) *apiFlags {
 	def := httpScheme(getenv) + "://127.0.0.1:8025"
 	if addr := getenv(envName("http-addr")); addr != "" {
 		def = httpScheme(getenv) + "://" + probeAddr(addr)
 	}
+	// Under the server's --webroot; a bad value is left for the server to
+	// report, the requests then fail with its 404.
+	if root, err := normalizeWebroot(getenv(envName("webroot"))); err == nil {
+		def += strings.TrimSuffix(root, "/")
+	}
 	return &apiFlags{
-		api:   fs.String("api", def, "base URL of the mailsink HTTP API"),
+		api:   fs.String("api", def, "base URL of the mailsink HTTP API, with the server's --webroot (http://127.0.0.1:8025/mail)"),
 		token: fs.String("api-token", "", "token for a server started with --ui-auth bearer:/token: (default: the token of MAILSINK_UI_AUTH)"),
 		user:  fs.String("api-user", "", "user:password for a server started with --ui-auth htpasswd:"),
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +159,208 @@ func TestProbeAddr(t *testing.T) {
 		if got := probeAddr(in); got != want {
 			t.Errorf("probeAddr(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestConfigPrecedence pins flag > env > file > default for every pair,
+// for a plain value and for a list-valued flag.
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mailsink.json")
+	if err := os.WriteFile(file, []byte(`{
+		"smtp-addr": "127.0.0.1:3003",
+		"chaos-rule": ["rcpt:to=*@file.test:550", "mail:p=50%:451"],
+		"max-recipients": 7
+	}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		flagAddr = "127.0.0.1:3001"
+		envAddr  = "127.0.0.1:3002"
+		fileAddr = "127.0.0.1:3003"
+		defAddr  = "0.0.0.0:1025"
+	)
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		noFile    bool
+		wantAddr  string
+		wantRules []string
+	}{
+		{name: "flag over env", args: []string{"--smtp-addr=" + flagAddr}, env: map[string]string{"MAILSINK_SMTP_ADDR": envAddr}, noFile: true, wantAddr: flagAddr},
+		{name: "flag over file", args: []string{"--smtp-addr=" + flagAddr, "--chaos-rule=rcpt:to=*@flag.test:550"},
+			wantAddr: flagAddr, wantRules: []string{"rcpt:to=*@flag.test:550"}},
+		{name: "flag over default", args: []string{"--smtp-addr=" + flagAddr}, noFile: true, wantAddr: flagAddr},
+		{name: "env over file", env: map[string]string{"MAILSINK_SMTP_ADDR": envAddr, "MAILSINK_CHAOS_RULE": "rcpt:to=*@env.test:550"},
+			wantAddr: envAddr, wantRules: []string{"rcpt:to=*@env.test:550"}},
+		{name: "env over default", env: map[string]string{"MAILSINK_SMTP_ADDR": envAddr}, noFile: true, wantAddr: envAddr},
+		{name: "file over default", wantAddr: fileAddr, wantRules: []string{"rcpt:to=*@file.test:550", "mail:p=50%:451"}},
+		{name: "default", noFile: true, wantAddr: defAddr},
+		{name: "all three: flag", args: []string{"--smtp-addr=" + flagAddr}, env: map[string]string{"MAILSINK_SMTP_ADDR": envAddr}, wantAddr: flagAddr,
+			wantRules: []string{"rcpt:to=*@file.test:550", "mail:p=50%:451"}},
+		{name: "config path from env", env: map[string]string{"MAILSINK_CONFIG": file}, noFile: true, wantAddr: fileAddr,
+			wantRules: []string{"rcpt:to=*@file.test:550", "mail:p=50%:451"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := tt.args
+			if !tt.noFile {
+				args = append([]string{"--config", file}, args...)
+			}
+			cfg, err := parseConfig(args, func(k string) string { return tt.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.SMTPAddr != tt.wantAddr {
+				t.Errorf("smtp-addr = %q, want %q", cfg.SMTPAddr, tt.wantAddr)
+			}
+			if strings.Join(cfg.ChaosRules, "|") != strings.Join(tt.wantRules, "|") {
+				t.Errorf("chaos rules = %q, want %q", cfg.ChaosRules, tt.wantRules)
+			}
+			if wantRcpts := map[bool]int{true: 100, false: 7}[tt.noFile && tt.env["MAILSINK_CONFIG"] == ""]; cfg.MaxRecipients != wantRcpts {
+				t.Errorf("max-recipients = %d, want %d", cfg.MaxRecipients, wantRcpts)
+			}
+		})
+	}
+}
+
+// TestConfigFile covers the value types of the config file and its errors,
+// each of which names the file and the key or flag.
+func TestConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		body    string
+		check   func(*config) bool
+		wantErr []string // substrings; nil = no error
+	}{
+		{name: "types", body: `{"max-age": "7d", "max-message-size": 1048576, "memory-limit": "32MiB", "smtp-starttls": false,
+			"tags-plus-addressing": true, "chaos-seed": 42, "log-level": "debug", "webroot": "mail",
+			"allowed-hosts": ["a.test", ".b.test"], "cors-origin": "https://x.test,https://y.test", "chaos-rule": "rcpt:greylist=2s"}`,
+			check: func(c *config) bool {
+				return time.Duration(c.MaxAge) == 7*24*time.Hour && c.MaxMessageSize == 1<<20 && c.MemoryLimit == 32<<20 && !c.StartTLS &&
+					c.PlusTags && c.ChaosSeed == 42 && c.LogLevel.String() == "DEBUG" && c.Webroot == "/mail/" &&
+					strings.Join(c.AllowedHosts, " ") == "a.test .b.test" && len(c.CORSOrigins) == 2 && strings.Join(c.ChaosRules, "|") == "rcpt:greylist=2s"
+			}},
+		{name: "empty object", body: `{}`, check: func(c *config) bool { return c.SMTPAddr == "0.0.0.0:1025" }},
+		{name: "unknown key", body: `{"smtp-adr": "x", "db": "x.db"}`, wantErr: []string{`unknown key "smtp-adr"`, "f.json"}},
+		{name: "config key", body: `{"config": "other.json"}`, wantErr: []string{`key "config"`, "f.json"}},
+		{name: "bad value", body: `{"max-age": "soon"}`, wantErr: []string{"--max-age", "f.json", "soon"}},
+		{name: "bad bool", body: `{"smtp-starttls": "maybe"}`, wantErr: []string{"--smtp-starttls", "f.json"}},
+		{name: "bad number", body: `{"max-recipients": 1.5}`, wantErr: []string{"--max-recipients", "f.json"}},
+		{name: "array for a single value", body: `{"smtp-addr": ["a:1", "b:2"]}`, wantErr: []string{"--smtp-addr", "f.json", "not a string, number or boolean"}},
+		{name: "object value", body: `{"chaos-rule": {"rule": "x"}}`, wantErr: []string{"--chaos-rule", "f.json"}},
+		{name: "null value", body: `{"db": null}`, wantErr: []string{"--db", "f.json"}},
+		{name: "bad array element", body: `{"allowed-hosts": ["a.test", 1, {}]}`, wantErr: []string{"--allowed-hosts", "f.json", "array element {}"}},
+		{name: "bad chaos rule", body: `{"chaos-rule": ["rcpt:greylist=2s", "never:550"]}`, wantErr: []string{"--chaos-rule", "f.json"}},
+		{name: "bad webroot", body: `{"webroot": "/a/../b"}`, wantErr: []string{"--webroot"}},
+		{name: "not an object", body: `["smtp-addr"]`, wantErr: []string{"f.json", "JSON object"}},
+		{name: "null document", body: `null`, wantErr: []string{"f.json", "JSON object"}},
+		{name: "syntax error", body: `{"db": "x",}`, wantErr: []string{"f.json", "JSON object"}},
+		{name: "every error at once", body: `{"nope": 1, "max-age": "soon"}`, wantErr: []string{`unknown key "nope"`, "--max-age"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			file := write(strings.ReplaceAll(tt.name, " ", "-")+"-f.json", tt.body)
+			cfg, err := parseConfig([]string{"--config=" + file}, func(string) string { return "" }, io.Discard)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("no error, want one containing %q", tt.wantErr)
+				}
+				for _, want := range tt.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("err = %v, want one containing %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("config = %+v", cfg)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		t.Parallel()
+		_, err := parseConfig(nil, func(k string) string { return map[string]string{"MAILSINK_CONFIG": filepath.Join(dir, "nope.json")}[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--config") || !strings.Contains(err.Error(), "nope.json") {
+			t.Errorf("err = %v, want one naming --config and the file", err)
+		}
+	})
+}
+
+func TestConfigWebroot(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string // want "" = an error naming --webroot
+	}{
+		{"", "/"}, {"/", "/"}, {"mail", "/mail/"}, {"/mail", "/mail/"}, {"/mail/", "/mail/"}, {"mail/", "/mail/"},
+		{" /mail/ ", "/mail/"}, {"/a/b.c/~d_e-f/", "/a/b.c/~d_e-f/"},
+		{"/a//b/", ""}, {"/a/../b", ""}, {"/./", ""}, {"/mail?x=1", ""}, {"/mail#x", ""}, {"http://x.test/mail", ""},
+		{"/m%20ail", ""}, {"/m ail", ""}, {`\mail`, ""}, {"/mäil", ""},
+	}
+	for _, tt := range tests {
+		cfg, err := parseConfig([]string{"--webroot", tt.in}, func(string) string { return "" }, io.Discard)
+		switch {
+		case tt.want == "" && (err == nil || !strings.Contains(err.Error(), "--webroot")):
+			t.Errorf("--webroot %q: err = %v, want one naming --webroot", tt.in, err)
+		case tt.want != "" && err != nil:
+			t.Errorf("--webroot %q: %v", tt.in, err)
+		case tt.want != "" && cfg.Webroot != tt.want:
+			t.Errorf("--webroot %q = %q, want %q", tt.in, cfg.Webroot, tt.want)
+		}
+	}
+	cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"MAILSINK_WEBROOT": "mail"}[k] }, io.Discard)
+	if err != nil || cfg.Webroot != "/mail/" {
+		t.Errorf("MAILSINK_WEBROOT=mail: %v, %v; want /mail/", cfg, err)
+	}
+}
+
+// TestHelpListsEveryFlagAndEnvTwin checks that each flag of the server has
+// a MAILSINK_* twin that parseConfig reads and that --help shows both.
+func TestHelpListsEveryFlagAndEnvTwin(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	if _, err := parseConfig([]string{"--help"}, func(string) string { return "" }, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	if !strings.Contains(help.String(), "--config JSON file") {
+		t.Errorf("--help does not explain the config file:\n%s", help.String())
+	}
+	fs := newFlagSet(&config{}, "localhost")
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		env := envName(f.Name)
+		if !regexp.MustCompile(`^MAILSINK_[A-Z0-9_]+$`).MatchString(env) {
+			t.Errorf("--%s: env twin %q", f.Name, env)
+		}
+		if line := "--" + f.Name + "  (" + env + ", default "; !strings.Contains(help.String(), line) {
+			t.Errorf("--help lacks %q", line)
+		}
+		// The twin is read: an invalid value through it fails naming it,
+		// a valid one (the default itself) does not.
+		if f.DefValue != "" {
+			if _, err := parseConfig(nil, func(k string) string { return map[string]string{env: f.DefValue}[k] }, io.Discard); err != nil {
+				t.Errorf("%s=%s (the default): %v", env, f.DefValue, err)
+			}
+		}
+	})
+	if n < 30 {
+		t.Errorf("only %d flags seen", n)
 	}
 }

@@ -60,6 +60,10 @@ func main() {
 func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
+		case "healthcheck", "list", "wait", "delete", "sendmail", "bench":
+			getenv = serverSettings(getenv) // they find the server as its config file says
+		}
+		switch args[0] {
 		case "version":
 			fmt.Fprintln(stdout, "mailsink", buildVersion())
 			return 0
@@ -237,6 +241,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			AllowedHosts: cfg.AllowedHosts,
 			CORSOrigins:  cfg.CORSOrigins,
 			Auth:         cfg.WebAuth,
+			Root:         cfg.Webroot,
 
 			Observer: met,
 			Metrics:  met.handler(log.With("component", "metrics")),
@@ -298,7 +303,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			"http", lns.http.Addr().String())
 	}
 	log.Info("listening", "smtp", lns.smtp.Addr().String(), "http", lns.http.Addr().String(), "https", cfg.HTTPTLS,
-		"smtps", lns.smtpsAddr(), "db", cfg.DBPath, "version", buildVersion(), "startup", time.Since(started).String())
+		"smtps", lns.smtpsAddr(), "webroot", cfg.Webroot, "db", cfg.DBPath, "version", buildVersion(), "startup", time.Since(started).String())
 	if ready != nil {
 		ready(lns.smtp.Addr().String(), lns.http.Addr().String(), lns.smtpsAddr())
 	}

@@ -33,6 +33,7 @@ import (
 type server struct {
 	smtp, http, smtps string
 	db                string
+	root              string // --webroot the test gave; "" = "/"
 	cancel            context.CancelFunc
 	done              chan error
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -222,7 +223,7 @@ const rowsJS = `document.querySelectorAll('message-list li[data-id]').length`
 // rowSubjectsJS lists the subjects shown in the message list.
 const rowSubjectsJS = `[...document.querySelectorAll('message-list li[data-id] .subject')].map(e => e.textContent).join('|')`
 
-// openApp loads /hash and waits until the first list load finished and the
+// openApp loads /hash (under s.root) and waits until the first list load finished and the
 // live websocket is connected. Content-Security-Policy violations of the app
 // page (the app's own code breaking its CSP) fail the test.
 func openApp(t *testing.T, b *browser, s *server, hash string) {
@@ -242,7 +243,7 @@ func openApp(t *testing.T, b *browser, s *server, hash string) {
 		}
 	})
 	b.do(t, "open app",
-		chromedp.Navigate(s.url("/"+hash)),
+		chromedp.Navigate(s.url(cmp.Or(s.root, "/")+hash)),
 		chromedp.WaitReady(chromedp.CSS("message-list .list-footer")),
 		poll(`document.querySelector('#live').dataset.state === 'on' && document.querySelector('message-list').dataset.state === 'ready'`),
 	)

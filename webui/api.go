@@ -407,7 +407,7 @@ func (s *Server) handleView(w http.ResponseWriter, r *http.Request) {
 		).Replace(viewCSP)
 	}
 	w.Header().Set("Content-Security-Policy", csp)
-	writeBytes(w, "text/html; charset=utf-8", []byte(rewriteCIDs(m.HTML, m)))
+	writeBytes(w, "text/html; charset=utf-8", []byte(rewriteCIDs(m.HTML, m, s.cfg.Root)))
 }
 
 // handleLive: GET /livez, the process is up.
@@ -569,8 +569,9 @@ func percentEncode(s string) string {
 }
 
 // rewriteCIDs points cid: URLs of html at the parts they name, as
-// /api/v1/message/{id}/part/{partID}. Unknown Content-IDs stay as they are.
-func rewriteCIDs(html string, m *store.Message) string {
+// {root}api/v1/message/{id}/part/{partID} (root is Config.Root). Unknown
+// Content-IDs stay as they are.
+func rewriteCIDs(html string, m *store.Message, root string) string {
 	var b strings.Builder
 	rest := html
 	for {
@@ -591,7 +592,7 @@ func rewriteCIDs(html string, m *store.Message) string {
 		}
 		ref := rest[i+4 : end]
 		if p, ok := partByContentID(m, ref); ok {
-			b.WriteString("/api/v1/message/" + url.PathEscape(m.ID) + "/part/" + url.PathEscape(p.ID))
+			b.WriteString(root + "api/v1/message/" + url.PathEscape(m.ID) + "/part/" + url.PathEscape(p.ID))
 		} else {
 			b.WriteString(rest[i:end])
 		}

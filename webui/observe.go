@@ -14,8 +14,9 @@ type Observer interface {
 	// Request is called when a request is done. route is the pattern of
 	// the API route that served it ("GET /api/v1/message/{id}"), never the
 	// raw path, so its values are few; else one of RouteUI, RouteNoRoute,
-	// RouteRefused, RouteRedirect. Websocket requests are not reported
-	// here (they last as long as the client stays): see WebsocketOpened.
+	// RouteRefused, RouteRedirect, RouteOutside. Websocket requests are
+	// not reported here (they last as long as the client stays): see
+	// WebsocketOpened.
 	Request(route string, status int, d time.Duration)
 	// WebsocketOpened and WebsocketClosed bracket every event stream
 	// client (/api/events, /api/v2/websocket) once upgraded.
@@ -29,6 +30,7 @@ const (
 	RouteNoRoute  = "no route" // under /api/ or /view/, matching no route: 404 or 405
 	RouteRefused  = "refused"  // stopped by a guard: Host, CORS preflight, cross-site, login
 	RouteRedirect = "redirect" // a non-canonical path redirected to the clean one
+	RouteOutside  = "outside"  // outside Config.Root: redirected to it, or 404
 	metricsRoute  = "GET /metrics"
 )
 

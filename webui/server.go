@@ -11,6 +11,7 @@ package webui
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -72,6 +73,13 @@ type Config struct {
 	// Auth, when not nil, requires a login for everything but the probes.
 	Auth *Auth
 
+	// Root is the path prefix everything is served under, for a reverse
+	// proxy that forwards /mail/ unchanged: "/mail/" serves the UI at
+	// /mail/, the API at /mail/api/v1/… and so on. "" or "/" is the root.
+	// The probes also answer at /livez and /readyz, where container and
+	// Kubernetes probes look without knowing the prefix.
+	Root string
+
 	// Observer, when set, is told about every request and websocket
 	// client, for metrics.
 	Observer Observer
@@ -114,6 +122,10 @@ func New(cfg Config, msgs Messages, hub *Hub, ui fs.FS, log *slog.Logger) *Serve
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Root = "/" + strings.Trim(cfg.Root, "/") + "/"
+	if cfg.Root == "//" {
+		cfg.Root = "/"
 	}
 	s := &Server{
 		cfg:  cfg,
@@ -160,6 +172,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if s.cfg.Root != "/" {
+		var ok bool
+		if r, ok = s.stripRoot(w, r); !ok {
+			return RouteOutside
+		}
+	}
 	if p := cleanPath(r.URL.Path); isAPIPath(p) || isProbePath(p) || p == "/metrics" {
 		// JSON, metrics and downloads opened in a tab run nothing and
 		// cannot be framed; /view/ and the part routes set their own policy.
@@ -173,7 +191,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	// a 307 to the clean path, as Mailpit does. url.URL.String escapes the
 	// path, so the Location can never become protocol-relative.
 	if p := cleanPath(r.URL.Path); p != r.URL.Path && r.Method != http.MethodConnect {
-		u := url.URL{Path: p, RawQuery: r.URL.RawQuery}
+		u := url.URL{Path: s.cfg.Root + p[1:], RawQuery: r.URL.RawQuery}
 		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
 		return RouteRedirect
 	}
@@ -188,6 +206,40 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	s.noRoute(w, r)
 	return RouteNoRoute
+}
+
+// stripRoot maps a request under Config.Root to the path the routes know
+// (/mail/api/v1/info → /api/v1/info) and reports whether it goes on; when
+// not, it has answered. The root without its slash and "/" redirect to
+// the root, so that the UI's relative URLs resolve under it; the probes
+// answer at the root as well; any other path outside the root is a 404.
+func (s *Server) stripRoot(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	p := r.URL.Path
+	if rest, ok := strings.CutPrefix(p, s.cfg.Root); ok {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = "/" + rest
+		// The root is plain ASCII (see normalizeWebroot in main), so an
+		// escaped path starts with it too; drop RawPath if it does not.
+		u.RawPath = ""
+		if rest, ok := strings.CutPrefix(r.URL.RawPath, s.cfg.Root); ok {
+			u.RawPath = "/" + rest
+		}
+		r2.URL = &u
+		return r2, true
+	}
+	if isProbePath(p) {
+		return r, true
+	}
+	if (p == "/" || p == strings.TrimSuffix(s.cfg.Root, "/")) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		u := url.URL{Path: s.cfg.Root, RawQuery: r.URL.RawQuery}
+		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
+		return nil, false
+	}
+	w.Header().Set("Content-Security-Policy", apiCSP)
+	s.writeError(w, r, fmt.Errorf("%w: everything is served under %s", errNoRoute, s.cfg.Root))
+	return nil, false
 }
 
 // apiCSP is the Content-Security-Policy of API replies.

@@ -94,3 +94,43 @@ func TestREADMEFlagsTable(t *testing.T) {
 	}
 	t.Errorf("regenerate it with: go test -run TestREADMEFlagsTable -update .")
 }
+
+// envNotFlags are the MAILSINK_* variables the docs may name that are not
+// a server flag's twin: the CLI's credentials and the test suite's knobs.
+var envNotFlags = map[string]bool{
+	"MAILSINK_API_TOKEN":         true,
+	"MAILSINK_API_USER":          true,
+	"MAILSINK_SCREENSHOTS":       true,
+	"MAILSINK_SCALE":             true,
+	"MAILSINK_REQUIRE_CORPUS":    true,
+	"MAILSINK_REQUIRE_CLIENTS":   true,
+	"MAILSINK_REQUIRE_BROWSER":   true,
+	"MAILSINK_REQUIRE_CONTAINER": true,
+}
+
+// TestDocsReferences: every MAILSINK_* variable the README, SECURITY.md
+// and the examples name is a real one, and every file they link to or
+// show exists, so renaming a flag or a screenshot breaks the build, not
+// a reader's setup.
+func TestDocsReferences(t *testing.T) {
+	twins := map[string]bool{}
+	newFlagSet(&config{}, docsHostname).VisitAll(func(f *flag.Flag) { twins[envName(f.Name)] = true })
+	envRE := regexp.MustCompile(`MAILSINK_[A-Z0-9_]*[A-Z0-9]`)
+	linkRE := regexp.MustCompile(`\]\(([^)#:]+)\)`) // relative Markdown links and images
+	for _, doc := range []string{"README.md", "SECURITY.md", "examples/docker-compose.yml", "examples/kubernetes.yaml", "Dockerfile"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range envRE.FindAllString(string(data), -1) {
+			if !twins[v] && !envNotFlags[v] {
+				t.Errorf("%s names %s, which is no flag's twin", doc, v)
+			}
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(string(data), -1) {
+			if _, err := os.Stat(m[1]); err != nil {
+				t.Errorf("%s links to %s: %v", doc, m[1], err)
+			}
+		}
+	}
+}

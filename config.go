@@ -153,7 +153,9 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		if v := getenv(envName(f.Name)); v != "" {
 			set[f.Name] = true
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+				// flag's own errors for numbers and durations say only
+				// "parse error": name the value and the flag it sets.
+				errs = append(errs, fmt.Errorf("%s=%q (--%s): %w", envName(f.Name), v, f.Name, err))
 			}
 		}
 	})
@@ -211,7 +213,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, set map[string]bool) error {
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--config %s: --%s: %w", path, key, err))
+			errs = append(errs, fmt.Errorf("--config %s: --%s=%s: %w", path, key, values[key], err))
 		}
 	}
 	return errors.Join(errs...)

@@ -75,7 +75,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "memory limit env", env: map[string]string{"MAILSINK_MEMORY_LIMIT": "32MiB"}, check: func(c *config) bool { return c.MemoryLimit == 32<<20 }},
 		{name: "memory limit off", args: []string{"--memory-limit=0"}, check: func(c *config) bool { return c.MemoryLimit == 0 }},
 		{name: "bad memory limit names flag", args: []string{"--memory-limit=lots"}, wantErr: "memory-limit"},
-		{name: "bad env names variable", env: map[string]string{"MAILSINK_MAX_RECIPIENTS": "many"}, wantErr: "MAILSINK_MAX_RECIPIENTS"},
+		{name: "bad env names variable", env: map[string]string{"MAILSINK_MAX_RECIPIENTS": "many"}, wantErr: `MAILSINK_MAX_RECIPIENTS="many" (--max-recipients)`},
 		{name: "bad auth", args: []string{"--smtp-auth=sometimes"}, wantErr: "--smtp-auth"},
 		{name: "users file missing", args: []string{"--smtp-auth=users=/nonexistent/users"}, wantErr: "--smtp-auth"},
 		{name: "users file empty", args: []string{"--smtp-auth=users=" + empty}, wantErr: "no users"},

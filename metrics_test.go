@@ -2,14 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/smtp"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +26,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"mailsink/smtpd/chaos"
+	"mailsink/store"
 )
 
 // logCapture collects the server's log and signals each "session ended"
@@ -304,6 +314,129 @@ func TestMetricsBehindLogin(t *testing.T) {
 	fams := scrape(t, s.url("/metrics"), http.Header{"Authorization": {"Bearer scrape-token"}})
 	if v, ok := metricValue(fams, "mailsink_build_info"); !ok || v != 1 {
 		t.Errorf("mailsink_build_info = %v (found %v), want 1", v, ok)
+	}
+}
+
+// TestMetricsFamilies pins the families /metrics serves, with their
+// types: the ones client_golang served before mailsink wrote the format
+// itself, so dashboards and alerts keep working. Families of a vector
+// appear once it has a series; the store's go when its query fails.
+func TestMetricsFamilies(t *testing.T) {
+	t.Parallel()
+	engine, err := chaos.New(chaos.Config{Magic: true}, chaos.Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var storeErr error
+	var mu sync.Mutex
+	m := newMetrics(metricsSources{
+		Version: "v1.2.3",
+		Chaos:   engine,
+		Stats: func(context.Context) (store.Stats, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return store.Stats{Total: 7, Unread: 2, DBSize: 4096}, storeErr
+		},
+	})
+	m.Reply(250)
+	m.Message(0, 10)
+	m.Request("GET /api/v1/messages", 200, time.Millisecond)
+	var logs bytes.Buffer
+	srv := httptest.NewServer(m.handler(slog.New(slog.NewTextHandler(&logs, nil))))
+	defer srv.Close()
+
+	types := map[string]dto.MetricType{}
+	for _, name := range []string{
+		"go_goroutines", "go_threads", "go_info", "go_memstats_last_gc_time_seconds", "go_gc_gogc_percent", "go_gc_gomemlimit_bytes",
+		"go_sched_gomaxprocs_threads", "go_memstats_alloc_bytes", "go_memstats_buck_hash_sys_bytes", "go_memstats_gc_sys_bytes",
+		"go_memstats_heap_alloc_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects",
+		"go_memstats_heap_released_bytes", "go_memstats_heap_sys_bytes", "go_memstats_mcache_inuse_bytes", "go_memstats_mcache_sys_bytes",
+		"go_memstats_mspan_inuse_bytes", "go_memstats_mspan_sys_bytes", "go_memstats_next_gc_bytes", "go_memstats_other_sys_bytes",
+		"go_memstats_stack_inuse_bytes", "go_memstats_stack_sys_bytes", "go_memstats_sys_bytes",
+		"mailsink_build_info", "mailsink_chaos_active", "mailsink_smtp_sessions_active", "mailsink_store_messages",
+		"mailsink_store_size_bytes", "mailsink_store_unread_messages", "mailsink_websocket_clients",
+	} {
+		types[name] = dto.MetricType_GAUGE
+	}
+	for _, name := range []string{
+		"go_memstats_alloc_bytes_total", "go_memstats_frees_total", "go_memstats_mallocs_total",
+		"mailsink_http_requests_total", "mailsink_smtp_auth_total", "mailsink_smtp_message_bytes_total",
+		"mailsink_smtp_messages_total", "mailsink_smtp_replies_total", "mailsink_smtp_sessions_total",
+		"mailsink_smtp_tls_handshakes_total", "promhttp_metric_handler_errors_total",
+		"mailsink_chaos_rule_matched_total", "mailsink_chaos_rule_fired_total", // the magic addresses' rules
+	} {
+		types[name] = dto.MetricType_COUNTER
+	}
+	types["go_gc_duration_seconds"] = dto.MetricType_SUMMARY
+	types["mailsink_ingest_duration_seconds"] = dto.MetricType_HISTOGRAM
+	types["mailsink_http_request_duration_seconds"] = dto.MetricType_HISTOGRAM
+	if runtime.GOOS == "linux" {
+		for _, name := range []string{"process_max_fds", "process_open_fds", "process_resident_memory_bytes",
+			"process_start_time_seconds", "process_virtual_memory_bytes", "process_virtual_memory_max_bytes"} {
+			types[name] = dto.MetricType_GAUGE
+		}
+		for _, name := range []string{"process_cpu_seconds_total", "process_network_receive_bytes_total", "process_network_transmit_bytes_total"} {
+			types[name] = dto.MetricType_COUNTER
+		}
+	}
+
+	fams := scrape(t, srv.URL, nil)
+	if got, want := slices.Sorted(maps.Keys(fams)), slices.Sorted(maps.Keys(types)); !slices.Equal(got, want) {
+		t.Errorf("families served:\n%v\nwant\n%v", got, want)
+	}
+	for name, typ := range types {
+		if f := fams[name]; f != nil && f.GetType() != typ {
+			t.Errorf("%s is a %v, want a %v", name, f.GetType(), typ)
+		}
+	}
+	for _, ch := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"mailsink_build_info", []string{"version", "v1.2.3"}, 1},
+		{"mailsink_store_messages", nil, 7},
+		{"mailsink_store_unread_messages", nil, 2},
+		{"mailsink_store_size_bytes", nil, 4096},
+		{"mailsink_smtp_messages_total", []string{"code", "none"}, 1},
+		{"mailsink_smtp_message_bytes_total", nil, 10},
+		{"mailsink_http_request_duration_seconds", []string{"route", "GET /api/v1/messages"}, 1},
+		{"mailsink_chaos_active", nil, 1},
+		{"promhttp_metric_handler_errors_total", []string{"cause", "gathering"}, 0},
+		{"go_info", []string{"version", runtime.Version()}, 1},
+	} {
+		if got, ok := metricValue(fams, ch.name, ch.labels...); !ok || got != ch.want {
+			t.Errorf("%s%v = %v (found %v), want %v", ch.name, ch.labels, got, ok, ch.want)
+		}
+	}
+	// The ingest histogram keeps its 14 bounds; the HTTP one its 16.
+	for name, n := range map[string]int{"mailsink_ingest_duration_seconds": 14, "mailsink_http_request_duration_seconds": 16} {
+		if b := fams[name].GetMetric()[0].GetHistogram().GetBucket(); len(b) != n+1 { // +Inf parsed as a bucket
+			t.Errorf("%s has %d buckets, want %d and +Inf", name, len(b), n)
+		}
+	}
+
+	// A failing store query: the store's families go, the rest stay, the
+	// failure is logged and counted.
+	mu.Lock()
+	storeErr = errors.New("database is locked")
+	mu.Unlock()
+	fams = scrape(t, srv.URL, nil)
+	for _, name := range []string{"mailsink_store_messages", "mailsink_store_unread_messages", "mailsink_store_size_bytes"} {
+		if fams[name] != nil {
+			t.Errorf("%s served although the store failed", name)
+		}
+	}
+	if _, ok := metricValue(fams, "mailsink_smtp_replies_total", "code", "250"); !ok {
+		t.Error("the other families went with the store's")
+	}
+	if !strings.Contains(logs.String(), "database is locked") {
+		t.Errorf("store failure not logged: %q", logs.String())
+	}
+	// A scrape is counted once it is gathered: the next one shows it.
+	fams = scrape(t, srv.URL, nil)
+	if v, _ := metricValue(fams, "promhttp_metric_handler_errors_total", "cause", "gathering"); v != 1 {
+		t.Errorf("gathering errors = %v, want 1", v)
 	}
 }
 

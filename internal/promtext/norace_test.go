@@ -1,0 +1,5 @@
+//go:build !race
+
+package promtext
+
+const raceEnabled = false

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mailsink/internal/syncbuf"
 )
 
 func runCmd(bin string, args ...string) ([]byte, error) {
@@ -56,25 +57,7 @@ type proc struct {
 	smtp, http string
 	exited     chan struct{} // closed once the process has been waited for
 	exitErr    error         // valid after exited is closed
-	logs       *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs       *syncbuf.Buffer
 }
 
 // startProc starts the binary on db and waits for its "listening" log line.
@@ -94,7 +77,7 @@ func startCmd(tb testing.TB, cmd *exec.Cmd) *proc {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{}), logs: &syncBuffer{}}
+	p := &proc{cmd: cmd, exited: make(chan struct{}), logs: &syncbuf.Buffer{}}
 	line, err := readLines(io.TeeReader(stderr, p.logs), func(l string) bool { return strings.Contains(l, `"msg":"listening"`) })
 	if err != nil {
 		cmd.Process.Kill()

@@ -1,7 +1,6 @@
 package smtpd_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"mailsink/internal/syncbuf"
 	"mailsink/smtpd"
 )
 
@@ -133,24 +133,6 @@ S: 235 2.7.0`, []string{"start", "220", "250", "auth ok=false", "535", "auth ok=
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestSessionLogAndTranscript sends a message over STARTTLS with AUTH
 // (net/smtp), then checks that the session id is in the Envelope, the
 // transcript's first line and both Info log lines (message stored,
@@ -163,7 +145,7 @@ func TestSessionLogAndTranscript(t *testing.T) {
 	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	obs := &observed{}
 	cfg.Observer = obs
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	be := &recorder{}
 	srv := smtpd.New(cfg, be, slog.New(slog.NewTextHandler(&logs, nil))) // Info: Debug would log protocol lines
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

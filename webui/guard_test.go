@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
+	"mailsink/internal/syncbuf"
 	"mailsink/store"
 	"mailsink/webui"
 )
@@ -35,7 +36,7 @@ func newGuardedServer(tb testing.TB, cfg webui.Config) *testServer {
 		}
 	})
 	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>mailsink</title>")}}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ts := httptest.NewServer(webui.New(cfg, db, hub, ui, slog.New(slog.NewTextHandler(logs, nil))))
 	tb.Cleanup(ts.Close)
 	s := &testServer{ts: ts, db: db, hub: hub, log: logs}

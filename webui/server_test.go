@@ -11,11 +11,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"mailsink/internal/syncbuf"
 	"mailsink/smtpd/chaos"
 	"mailsink/store"
 	"mailsink/webui"
@@ -27,7 +27,7 @@ type testServer struct {
 	db    *store.DB
 	hub   *webui.Hub
 	chaos *chaos.Engine // nil when started by startServer
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 }
 
 func newTestServer(tb testing.TB) *testServer {
@@ -56,7 +56,7 @@ func startServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hu
 // startChaosServer is startServer with engine (may be nil) as webui.Config.Chaos.
 func startChaosServer(tb testing.TB, msgs webui.Messages, db *store.DB, hub *webui.Hub, engine *chaos.Engine) *testServer {
 	tb.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ui := fstest.MapFS{
 		"index.html":    {Data: []byte("<!doctype html><title>mailsink</title>")},
 		"css/app.css":   {Data: []byte("body{}")},
@@ -189,25 +189,6 @@ func wantOK(tb testing.TB, res response) {
 // crlf turns the LF line ends of a test literal into CRLF.
 func crlf(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's and the test's
-// goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestSecurityHeadersEverywhere(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // openFaultDB opens a store on a file in a temp dir for the fault tests.
@@ -158,6 +160,63 @@ func TestStorageFullFailsBatchAndRecovers(t *testing.T) {
 		case id != "before1":
 			stored[id] = full[id]
 		}
+	}
+	checkRaws(t, db, stored)
+}
+
+// TestReadOnlyFailsBatchAndRecovers: a database that refuses writes
+// (SQLITE_READONLY; here the writer's connection is put in query_only,
+// since the tests run as root, which ignores file modes, and a read-only
+// remount fails with EBUSY while the file is open for writing) fails every
+// insert of the batch, not as ErrStorageFull (smtpd answers 451, not 452),
+// while reads go on; once writes are allowed again, inserts commit and
+// nothing stored before is lost.
+func TestReadOnlyFailsBatchAndRecovers(t *testing.T) {
+	t.Parallel()
+	db, _ := openFaultDB(t, Options{})
+	ctx := context.Background()
+	stored := map[string][]byte{}
+	for i := range 5 {
+		id := fmt.Sprintf("before%d", i)
+		stored[id] = faultMsg(t, id, 8<<10)
+	}
+	for id, err := range insertAll(db, stored) {
+		if err != nil {
+			t.Fatalf("insert %s: %v", id, err)
+		}
+	}
+
+	if _, err := db.writer.ExecContext(ctx, `PRAGMA query_only = ON`); err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string][]byte{}
+	for i := range 20 {
+		id := fmt.Sprintf("ro%d", i)
+		refused[id] = faultMsg(t, id, 8<<10)
+	}
+	for range 2 { // batch after batch, the writer fails cleanly and survives
+		for id, err := range insertAll(db, refused) {
+			switch {
+			case err == nil:
+				t.Errorf("insert %s succeeded on a read-only database", id)
+			case errors.Is(err, ErrStorageFull):
+				t.Errorf("insert %s: %v, want a read-only error, not ErrStorageFull", id, err)
+			case sqliteCode(err)&0xff != sqlite3.SQLITE_READONLY:
+				t.Errorf("insert %s: %v (code %d), want SQLITE_READONLY", id, err, sqliteCode(err))
+			}
+		}
+	}
+	checkRaws(t, db, stored) // reads go on; nothing of the refused batches
+
+	if _, err := db.writer.ExecContext(ctx, `PRAGMA query_only = OFF`); err != nil {
+		t.Fatal(err)
+	}
+	for id, err := range insertAll(db, refused) {
+		if err != nil {
+			t.Errorf("insert %s once writable again: %v", id, err)
+			continue
+		}
+		stored[id] = refused[id]
 	}
 	checkRaws(t, db, stored)
 }

@@ -95,6 +95,23 @@ func checkRaws(tb testing.TB, db *DB, want map[string][]byte) {
 	}
 }
 
+// insertBefore stores n messages of size bytes, before0…, as the mail a
+// fault must not lose, and returns them by id.
+func insertBefore(t *testing.T, db *DB, n, size int) map[string][]byte {
+	t.Helper()
+	stored := map[string][]byte{}
+	for i := range n {
+		id := fmt.Sprintf("before%d", i)
+		stored[id] = faultMsg(t, id, size)
+	}
+	for id, err := range insertAll(db, stored) {
+		if err != nil {
+			t.Fatalf("insert %s: %v", id, err)
+		}
+	}
+	return stored
+}
+
 // TestStorageFullFailsBatchAndRecovers: when the database cannot grow
 // (SQLITE_FULL, here from max_page_count), every insert of the batch
 // fails with ErrStorageFull and nothing of it is stored, including a
@@ -106,16 +123,7 @@ func TestStorageFullFailsBatchAndRecovers(t *testing.T) {
 	t.Parallel()
 	db, _ := openFaultDB(t, Options{})
 	ctx := context.Background()
-	stored := map[string][]byte{}
-	for i := range 5 {
-		id := fmt.Sprintf("before%d", i)
-		stored[id] = faultMsg(t, id, 20<<10)
-	}
-	for id, err := range insertAll(db, stored) {
-		if err != nil {
-			t.Fatalf("insert %s: %v", id, err)
-		}
-	}
+	stored := insertBefore(t, db, 5, 20<<10)
 
 	// No more pages than the file has now: any growth is SQLITE_FULL.
 	var pages int
@@ -175,16 +183,7 @@ func TestReadOnlyFailsBatchAndRecovers(t *testing.T) {
 	t.Parallel()
 	db, _ := openFaultDB(t, Options{})
 	ctx := context.Background()
-	stored := map[string][]byte{}
-	for i := range 5 {
-		id := fmt.Sprintf("before%d", i)
-		stored[id] = faultMsg(t, id, 8<<10)
-	}
-	for id, err := range insertAll(db, stored) {
-		if err != nil {
-			t.Fatalf("insert %s: %v", id, err)
-		}
-	}
+	stored := insertBefore(t, db, 5, 8<<10)
 
 	if _, err := db.writer.ExecContext(ctx, `PRAGMA query_only = ON`); err != nil {
 		t.Fatal(err)

@@ -341,8 +341,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 }
 
 // deliverTo adapts the store to smtpd's Backend: the one place that knows
-// both. met (nil: none) times each message from the end of its data to
-// its commit, after which smtpd answers 250.
+// both. met times each message from the end of its data to its commit,
+// after which smtpd answers 250.
 func deliverTo(db *store.DB, met *metrics) smtpd.Backend {
 	return smtpd.BackendFunc(func(ctx context.Context, env *smtpd.Envelope, r io.Reader) error {
 		// Sized by the client's SIZE= when it sent one: growing a buffer to
@@ -355,7 +355,7 @@ func deliverTo(db *store.DB, met *metrics) smtpd.Backend {
 			return fmt.Errorf("read message: %w", err)
 		}
 		_, err := db.Insert(ctx, env.ID, storeEnvelope(env), buf.Bytes())
-		if err == nil && met != nil {
+		if err == nil {
 			// env.Received is set at the end of data, before r reports EOF.
 			met.ingested(time.Since(env.Received))
 		}
